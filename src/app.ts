@@ -1,0 +1,72 @@
+import path from 'node:path';
+import cookieParser from 'cookie-parser';
+import express, { type RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { errorPageRouter } from './flows/error.js';
+import { consentRouter } from './flows/consent.js';
+import { loginRouter } from './flows/login.js';
+import { logoutRouter } from './flows/logout.js';
+import { healthRouter } from './health.js';
+import type { HydraAdmin } from './hydra/client.js';
+import { csrfErrorHandler, csrfProtection } from './http/csrf.js';
+import { errorHandler, notFound } from './http/errors.js';
+import { requestLogger } from './http/logging.js';
+import { noStore, securityHeaders } from './http/security.js';
+import type { UserStore } from './users/store.js';
+
+/** Everything the app needs from outside. Production (src/deps.ts) and tests fill the same seam. */
+export interface AppDeps {
+  config: Config;
+  hydra: HydraAdmin;
+  users: UserStore;
+  logger: Logger;
+}
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+/** Body limit for our forms; a login or consent form is a few hundred bytes. */
+const FORM_LIMIT = '16kb';
+
+/** Builds the Express app: every middleware and router in order, on one screen. No I/O, no listen. */
+export function createApp(deps: AppDeps) {
+  const { config } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+  app.set('views', path.join(ROOT, 'views'));
+  app.set('view engine', 'ejs');
+  app.set('view cache', true);
+  app.locals.base = config.basePath;
+
+  const site = express.Router();
+  const csrf = csrfProtection(config);
+  const forms: RequestHandler[] = [express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: 100 })];
+  const flowPage: RequestHandler = (_req, res, next) => {
+    res.locals.flow = true;
+    next();
+  };
+
+  app.use(requestLogger(deps.logger));
+  app.use(securityHeaders(config));
+  site.use('/assets', express.static(path.join(ROOT, 'public'), { maxAge: '1h', index: false }));
+  site.use(healthRouter(deps.hydra));
+  site.use(cookieParser(config.sessionSecret));
+
+  // The flows Hydra sends the browser to: urls.login, urls.consent, urls.logout, urls.error.
+  site.use(['/login', '/consent', '/logout'], flowPage, noStore, ...forms, ...csrf);
+  site.use(loginRouter(deps));
+  site.use(consentRouter(deps));
+  site.use(logoutRouter(deps));
+  site.use(errorPageRouter());
+
+  site.get('/', (_req, res) => {
+    res.render('home', { title: 'Sign-in service' });
+  });
+  site.use(notFound);
+
+  app.use(config.basePath || '/', site);
+  app.use(notFound);
+  app.use(csrfErrorHandler);
+  app.use(errorHandler());
+  return app;
+}

@@ -1,0 +1,212 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * Configuration, read once from the environment at start-up. Every key is documented next to
+ * its default; README.md has the same table for operators. loadConfig never touches the
+ * process: it returns the config plus warnings, or throws ConfigError naming each bad variable.
+ */
+
+const seconds = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
+const httpUrl = z
+  .string()
+  .trim()
+  .refine((value) => /^https?:\/\/[^/]/i.test(value) && URL.canParse(value), 'must be an http(s) URL');
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+  .optional()
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const schema = z.object({
+  NODE_ENV: z.string().optional().default('development'),
+  /** Port the app listens on. */
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Interface to bind; all by default (containers), 127.0.0.1 to keep it local. */
+  HOST: z.string().trim().min(1).default('0.0.0.0'),
+  /** Hydra's admin API, e.g. http://127.0.0.1:4445. Required. */
+  HYDRA_ADMIN_URL: httpUrl,
+  /** `v2` for Hydra v2.2+ (v2.3, v25, v26), `v1` for Hydra v1.11. */
+  HYDRA_API_VERSION: z.enum(['v1', 'v2']).default('v2'),
+  /** Every call to Hydra is cut after this many milliseconds (504 to the browser). */
+  HYDRA_TIMEOUT_MS: z.coerce.number().int().min(1).max(600_000).default(10_000),
+  /** Sent as `Authorization: Bearer` to the admin API (Ory Network, or a gateway). */
+  HYDRA_ADMIN_TOKEN: optionalString,
+  /** Public URL of this app, e.g. https://login.example.com or https://example.com/auth (sub-path). */
+  BASE_URL: httpUrl.optional(),
+  /** Signs cookies. At least 32 characters; required in production, else generated per process. */
+  SESSION_SECRET: optionalString,
+  /** JSON file of users (see README). Required in production; without it the demo user exists. */
+  USERS_FILE: optionalString,
+  /** How long "remember me" keeps a login, in seconds (0: until the browser closes). 30 days. */
+  LOGIN_REMEMBER_FOR: seconds(30 * 24 * 3600),
+  /** How long a remembered consent lasts, in seconds (0: forever, as Hydra reads it). 30 days. */
+  CONSENT_REMEMBER_FOR: seconds(30 * 24 * 3600),
+  /** Express `trust proxy`: false, true, a hop count, or a comma-separated list of addresses/subnets. */
+  TRUST_PROXY: z.string().trim().optional(),
+  /** Enables the admin console and API at /admin. At least 32 characters. */
+  ADMIN_TOKEN: optionalString,
+  /** Redis for sessions and rate-limit counters shared by all instances, e.g. redis://127.0.0.1:6379. */
+  REDIS_URL: optionalString,
+  /** pino level: fatal, error, warn, info, debug, trace or silent. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Failed-login budget per client IP within the window. */
+  LOGIN_RATE_LIMIT_PER_IP: z.coerce.number().int().min(1).default(30),
+  /** Failed-login budget per account (email) within the window. */
+  LOGIN_RATE_LIMIT_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
+  /** Rate-limit window in seconds. */
+  LOGIN_RATE_LIMIT_WINDOW: z.coerce.number().int().min(1).default(15 * 60),
+  /** Seconds a SIGTERM waits for in-flight requests before closing them. */
+  SHUTDOWN_TIMEOUT: z.coerce.number().int().min(0).default(10),
+  /** Demo relying party (/demo): Hydra's public URL as the browser sees it (the issuer). */
+  HYDRA_PUBLIC_URL: httpUrl.optional(),
+  /** Hydra's public URL for back-channel calls from this app, when it differs (e.g. a compose service name). */
+  HYDRA_PUBLIC_INTERNAL_URL: httpUrl.optional(),
+  /** The demo's OAuth2 client (authorization code + PKCE). */
+  DEMO_CLIENT_ID: optionalString,
+  DEMO_CLIENT_SECRET: optionalString,
+  /** A second demo client for the client-credentials grant. */
+  DEMO_M2M_CLIENT_ID: optionalString,
+  DEMO_M2M_CLIENT_SECRET: optionalString,
+  /** The demo is off in production unless this is true. */
+  DEMO_ENABLED: bool,
+});
+
+export type TrustProxy = boolean | number | string[];
+
+export interface Config {
+  readonly production: boolean;
+  readonly port: number;
+  readonly host: string;
+  readonly hydra: {
+    readonly adminUrl: string;
+    readonly apiVersion: 'v1' | 'v2';
+    readonly timeoutMs: number;
+    readonly adminToken?: string;
+    readonly publicUrl?: string;
+    readonly publicInternalUrl?: string;
+  };
+  /** Public origin + sub-path, without a trailing slash. */
+  readonly baseUrl: string;
+  /** The sub-path routes are mounted under: '' or e.g. '/auth'. */
+  readonly basePath: string;
+  /** True when cookies must carry Secure (https BASE_URL, or TLS ended at a trusted proxy). */
+  readonly secureCookies: boolean;
+  readonly sessionSecret: string;
+  readonly usersFile?: string;
+  readonly loginRememberFor: number;
+  readonly consentRememberFor: number;
+  readonly trustProxy: TrustProxy;
+  readonly adminToken?: string;
+  readonly redisUrl?: string;
+  readonly logLevel: string;
+  readonly rateLimit: { readonly perIp: number; readonly perAccount: number; readonly windowMs: number };
+  readonly shutdownTimeoutMs: number;
+  readonly demo?: {
+    readonly clientId: string;
+    readonly clientSecret?: string;
+    readonly m2mClientId?: string;
+    readonly m2mClientSecret?: string;
+  };
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(problems.join('; '));
+  }
+}
+
+function parseTrustProxy(raw: string | undefined): TrustProxy | string {
+  if (raw === undefined || raw === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  const list = raw.split(',').map((item) => item.trim()).filter(Boolean);
+  const address = /^(loopback|linklocal|uniquelocal|[0-9a-f.:]+(\/\d{1,3})?)$/i;
+  const bad = list.find((item) => !address.test(item));
+  return bad === undefined ? list : `TRUST_PROXY: "${bad}" is not true, false, a hop count or an address/subnet`;
+}
+
+export function loadConfig(env: Record<string, string | undefined>): { config: Config; warnings: string[] } {
+  const parsed = schema.safeParse(env);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0] ?? 'environment');
+      const message = env[name] === undefined || env[name] === '' ? 'is required' : issue.message;
+      problems.push(`${name} ${message}`);
+    }
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  const warnings: string[] = [];
+
+  const trustProxy = parseTrustProxy(e.TRUST_PROXY);
+  if (typeof trustProxy === 'string') problems.push(trustProxy);
+
+  let sessionSecret = e.SESSION_SECRET;
+  if (sessionSecret !== undefined && sessionSecret.length < 32) problems.push('SESSION_SECRET must be at least 32 characters');
+  if (sessionSecret === undefined) {
+    if (production) problems.push('SESSION_SECRET is required when NODE_ENV=production');
+    sessionSecret = randomBytes(32).toString('base64url');
+    warnings.push('SESSION_SECRET is not set: using a random one, so cookies break on restart and differ between instances');
+  }
+  if (e.ADMIN_TOKEN !== undefined && e.ADMIN_TOKEN.length < 32) problems.push('ADMIN_TOKEN must be at least 32 characters');
+  if (production && e.USERS_FILE === undefined) problems.push('USERS_FILE is required when NODE_ENV=production');
+  if (e.DEMO_CLIENT_ID !== undefined && e.HYDRA_PUBLIC_URL === undefined) problems.push('HYDRA_PUBLIC_URL is required when DEMO_CLIENT_ID is set');
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const base = new URL(e.BASE_URL ?? `http://localhost:${e.PORT}`);
+  const basePath = base.pathname.replace(/\/+$/, '');
+  const baseUrl = `${base.origin}${basePath}`;
+  // Behind a TLS-terminating proxy BASE_URL is https; TRUST_PROXY alone means the proxy tells us.
+  const secureCookies = base.protocol === 'https:';
+
+  const demoEnabled = e.DEMO_CLIENT_ID !== undefined && (!production || e.DEMO_ENABLED);
+
+  return {
+    warnings,
+    config: {
+      production,
+      port: e.PORT,
+      host: e.HOST,
+      hydra: {
+        adminUrl: e.HYDRA_ADMIN_URL,
+        apiVersion: e.HYDRA_API_VERSION,
+        timeoutMs: e.HYDRA_TIMEOUT_MS,
+        adminToken: e.HYDRA_ADMIN_TOKEN,
+        publicUrl: e.HYDRA_PUBLIC_URL,
+        publicInternalUrl: e.HYDRA_PUBLIC_INTERNAL_URL ?? e.HYDRA_PUBLIC_URL,
+      },
+      baseUrl,
+      basePath,
+      secureCookies,
+      sessionSecret,
+      usersFile: e.USERS_FILE,
+      loginRememberFor: e.LOGIN_REMEMBER_FOR,
+      consentRememberFor: e.CONSENT_REMEMBER_FOR,
+      trustProxy: trustProxy as TrustProxy,
+      adminToken: e.ADMIN_TOKEN,
+      redisUrl: e.REDIS_URL,
+      logLevel: e.LOG_LEVEL,
+      rateLimit: {
+        perIp: e.LOGIN_RATE_LIMIT_PER_IP,
+        perAccount: e.LOGIN_RATE_LIMIT_PER_ACCOUNT,
+        windowMs: e.LOGIN_RATE_LIMIT_WINDOW * 1000,
+      },
+      shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT * 1000,
+      demo: demoEnabled
+        ? {
+            clientId: e.DEMO_CLIENT_ID!,
+            clientSecret: e.DEMO_CLIENT_SECRET,
+            m2mClientId: e.DEMO_M2M_CLIENT_ID,
+            m2mClientSecret: e.DEMO_M2M_CLIENT_SECRET,
+          }
+        : undefined,
+    },
+  };
+}

@@ -1,0 +1,24 @@
+import type { AppDeps } from './app.js';
+import type { Config } from './config.js';
+import { createHydraAdmin } from './hydra/client.js';
+import { createLogger } from './http/logging.js';
+import { demoUserStore } from './users/demo.js';
+import { loadUserFile } from './users/file-store.js';
+
+/** Builds the production collaborators from the config: the only place that does I/O before listen. */
+export async function buildDeps(config: Config, logger = createLogger({ level: config.logLevel, pretty: !config.production && process.stdout.isTTY })): Promise<AppDeps> {
+  const hydra = createHydraAdmin({
+    baseUrl: config.hydra.adminUrl,
+    apiVersion: config.hydra.apiVersion,
+    timeoutMs: config.hydra.timeoutMs,
+    token: config.hydra.adminToken,
+  });
+  let users;
+  if (config.usersFile) {
+    users = await loadUserFile(config.usersFile);
+  } else {
+    logger.warn('USERS_FILE is not set: only the demo user foo@bar.com / foobar can sign in');
+    users = await demoUserStore();
+  }
+  return { config, hydra, users, logger };
+}

@@ -1,0 +1,40 @@
+import { HttpError } from '../http/errors.js';
+
+/** Hydra's challenges are opaque strings; v2.2+ ones are long AEAD blobs, but never this long. */
+const MAX_CHALLENGE_LENGTH = 4096;
+
+/**
+ * The only place a challenge is read. A missing, empty, repeated (?x=a&x=b gives an array) or
+ * oversized value is a 400 and Hydra is never called: `String(undefined)` is "undefined", which
+ * is how the reference app ends up asking Hydra for a challenge called "undefined".
+ */
+export function readChallenge(value: unknown, name: string): string {
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new HttpError(400, `This page needs a ${name}. Open it through the application you were signing in to.`, {
+      title: 'Sign-in request missing',
+    });
+  }
+  if (value.length > MAX_CHALLENGE_LENGTH) {
+    throw new HttpError(400, `The ${name} is too long to be genuine. Go back to the application and start again.`, {
+      title: 'Sign-in request not valid',
+    });
+  }
+  return value;
+}
+
+/** A single-valued form or query field, or undefined: arrays and objects are not strings. */
+export function readString(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** A checkbox: present and not "false"/"0". */
+export function readCheckbox(value: unknown): boolean {
+  return typeof value === 'string' && value !== '' && value !== 'false' && value !== '0';
+}
+
+/** A repeatable field (name=a&name=b) as a list of strings; anything else is dropped. */
+export function readStringList(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.filter((item): item is string => typeof item === 'string');
+  return [];
+}

@@ -1,0 +1,89 @@
+import { Router, type Response } from 'express';
+import type { AppDeps } from '../app.js';
+import type { HydraAdmin } from '../hydra/client.js';
+import type { AcceptConsentRequest, ConsentRequest } from '../hydra/types.js';
+import { allowFormTargets } from '../http/security.js';
+import { idTokenClaims } from '../users/claims.js';
+import type { UserStore } from '../users/store.js';
+import { readChallenge, readCheckbox, readStringList } from './challenge.js';
+import { clientRedirectTargets, clientView } from './client-view.js';
+import { DENIED, redirectAsHydraSays } from './redirect.js';
+import { describeScope } from './scopes.js';
+
+/**
+ * The accept body for a consent: exactly the granted scopes, the requested audience (Hydra has
+ * already checked it against the client's allowed audiences), and ID-token claims from the
+ * user's profile for those scopes. Skipped and interactive consents both come through here, so a
+ * skipped consent yields the same claims as a clicked one.
+ */
+async function consentAcceptance(
+  users: UserStore,
+  consentRequest: ConsentRequest,
+  grantScope: string[],
+  remember: { remember: boolean; remember_for: number } | undefined,
+): Promise<AcceptConsentRequest> {
+  const user = consentRequest.subject ? await users.findBySubject(consentRequest.subject) : undefined;
+  return {
+    grant_scope: grantScope,
+    grant_access_token_audience: consentRequest.requested_access_token_audience ?? [],
+    ...remember,
+    session: {
+      // Shown as `ext` when the access token is introspected.
+      access_token: {},
+      id_token: user ? idTokenClaims(user, grantScope) : {},
+    },
+  };
+}
+
+function renderConsent(res: Response, consentRequest: ConsentRequest, challenge: string): void {
+  allowFormTargets(res, [consentRequest.request_url, ...clientRedirectTargets(consentRequest.client)]);
+  res.render('consent', {
+    title: 'Allow access',
+    challenge,
+    application: clientView(consentRequest.client),
+    subject: consentRequest.subject ?? '',
+    scopes: (consentRequest.requested_scope ?? []).map((scope) => ({ name: scope, description: describeScope(scope) })),
+    audiences: consentRequest.requested_access_token_audience ?? [],
+  });
+}
+
+async function acceptAndRedirect(hydra: HydraAdmin, res: Response, challenge: string, body: AcceptConsentRequest) {
+  const { redirect_to } = await hydra.acceptConsentRequest(challenge, body);
+  redirectAsHydraSays(res, redirect_to);
+}
+
+export function consentRouter({ hydra, users, config }: AppDeps): Router {
+  const router = Router();
+
+  router.get('/consent', async (req, res) => {
+    const challenge = readChallenge(req.query.consent_challenge, 'consent_challenge');
+    const consentRequest = await hydra.getConsentRequest(challenge);
+    // skip: a remembered consent covers these scopes. skip_consent: a first-party client the
+    // operator trusts (Hydra never enforces it; it is a hint for us). Either way, no screen.
+    if (consentRequest.skip || consentRequest.client?.skip_consent) {
+      const grant = consentRequest.requested_scope ?? [];
+      await acceptAndRedirect(hydra, res, challenge, await consentAcceptance(users, consentRequest, grant, undefined));
+      return;
+    }
+    renderConsent(res, consentRequest, challenge);
+  });
+
+  router.post('/consent', async (req, res) => {
+    const challenge = readChallenge(req.body?.challenge, 'consent_challenge');
+
+    if (req.body.action === 'reject') {
+      const { redirect_to } = await hydra.rejectConsentRequest(challenge, DENIED);
+      redirectAsHydraSays(res, redirect_to);
+      return;
+    }
+
+    // What was requested comes from Hydra, never from the form: a ticked box can only narrow it.
+    const consentRequest = await hydra.getConsentRequest(challenge);
+    const ticked = new Set(readStringList(req.body.grant_scope));
+    const grant = (consentRequest.requested_scope ?? []).filter((scope) => ticked.has(scope));
+    const remember = { remember: readCheckbox(req.body.remember), remember_for: config.consentRememberFor };
+    await acceptAndRedirect(hydra, res, challenge, await consentAcceptance(users, consentRequest, grant, remember));
+  });
+
+  return router;
+}

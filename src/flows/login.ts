@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto';
+import { Router, type RequestHandler, type Response } from 'express';
+import type { AppDeps } from '../app.js';
+import type { LoginRequest } from '../hydra/types.js';
+import { allowFormTargets } from '../http/security.js';
+import type { User } from '../users/store.js';
+import { readChallenge, readCheckbox, readString } from './challenge.js';
+import { clientRedirectTargets, clientView } from './client-view.js';
+import { DENIED, redirectAsHydraSays } from './redirect.js';
+
+/**
+ * What Hydra keeps with the login and hands to the consent step (`consent_request.context`).
+ * Forks put their own facts here (tenant, login method, MFA state).
+ */
+export function loginContext(user: User): Record<string, unknown> {
+  return { login_method: 'password', email: user.email };
+}
+
+interface LoginForm {
+  email: string;
+  remember: boolean;
+  error?: string;
+}
+
+function renderLogin(res: Response, loginRequest: LoginRequest, challenge: string, form: LoginForm): void {
+  // The form's POST ends at Hydra and then at the client (or its error redirect): allow both.
+  allowFormTargets(res, [loginRequest.request_url, ...clientRedirectTargets(loginRequest.client)]);
+  res.render('login', {
+    title: 'Sign in',
+    challenge,
+    application: clientView(loginRequest.client),
+    email: form.email,
+    remember: form.remember,
+    error: form.error,
+  });
+}
+
+/** A stable, non-reversible tag for an account in logs: failed attempts correlate, emails stay out. */
+function accountTag(email: string): string {
+  return createHash('sha256').update(email.toLowerCase()).digest('base64url').slice(0, 12);
+}
+
+/** `limit` runs before a login POST is checked: the brute-force limits, counted on failures only. */
+export function loginRouter({ hydra, users, config }: AppDeps, limit: RequestHandler[] = []): Router {
+  const router = Router();
+
+  router.get('/login', async (req, res) => {
+    const challenge = readChallenge(req.query.login_challenge, 'login_challenge');
+    const loginRequest = await hydra.getLoginRequest(challenge);
+    if (loginRequest.skip) {
+      // Hydra already authenticated this browser (its remember-me cookie). We must not show UI:
+      // accept with the same subject (Hydra forces remember=true here).
+      const { redirect_to } = await hydra.acceptLoginRequest(challenge, { subject: loginRequest.subject });
+      redirectAsHydraSays(res, redirect_to);
+      return;
+    }
+    renderLogin(res, loginRequest, challenge, {
+      email: loginRequest.oidc_context?.login_hint ?? '',
+      remember: false,
+    });
+  });
+
+  router.post('/login', ...limit, async (req, res) => {
+    const challenge = readChallenge(req.body?.challenge, 'login_challenge');
+
+    if (req.body.action === 'reject') {
+      const { redirect_to } = await hydra.rejectLoginRequest(challenge, DENIED);
+      redirectAsHydraSays(res, redirect_to);
+      return;
+    }
+
+    const email = (readString(req.body.email) ?? '').trim();
+    const password = readString(req.body.password) ?? '';
+    const remember = readCheckbox(req.body.remember);
+    const user = email !== '' && password !== '' ? await users.verifyCredentials(email, password) : undefined;
+
+    if (!user) {
+      req.log.info({ event: 'login_failed', account: email ? accountTag(email) : undefined }, 'login failed');
+      // The Hydra request stays open: the person simply tries again.
+      const loginRequest = await hydra.getLoginRequest(challenge);
+      res.status(401);
+      renderLogin(res, loginRequest, challenge, {
+        email,
+        remember,
+        error: email === '' || password === '' ? 'Enter your email address and password.' : 'The email address or password is incorrect.',
+      });
+      return;
+    }
+
+    const { redirect_to } = await hydra.acceptLoginRequest(challenge, {
+      subject: user.subject,
+      // remember=false makes Hydra drop any earlier session cookie; true keeps one for remember_for seconds.
+      remember,
+      remember_for: config.loginRememberFor,
+      amr: ['pwd'],
+      context: loginContext(user),
+    });
+    req.log.info({ event: 'login_succeeded', account: accountTag(user.email) }, 'login succeeded');
+    redirectAsHydraSays(res, redirect_to);
+  });
+
+  return router;
+}

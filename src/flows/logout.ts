@@ -1,0 +1,47 @@
+import { Router } from 'express';
+import type { AppDeps } from '../app.js';
+import { allowFormTargets } from '../http/security.js';
+import { readChallenge } from './challenge.js';
+import { clientView } from './client-view.js';
+import { redirectAsHydraSays } from './redirect.js';
+
+export function logoutRouter({ hydra }: AppDeps): Router {
+  const router = Router();
+
+  router.get('/logout', async (req, res) => {
+    const challenge = readChallenge(req.query.logout_challenge, 'logout_challenge');
+    const logoutRequest = await hydra.getLogoutRequest(challenge);
+    // skip_logout_consent (Hydra v2.2+) is a hint for us: the operator trusts this client to log people out.
+    if (logoutRequest.rp_initiated && logoutRequest.client?.skip_logout_consent) {
+      const { redirect_to } = await hydra.acceptLogoutRequest(challenge);
+      redirectAsHydraSays(res, redirect_to);
+      return;
+    }
+    // "Yes" goes to Hydra, then to the client's post-logout URI.
+    allowFormTargets(res, [logoutRequest.request_url, ...(logoutRequest.client?.post_logout_redirect_uris ?? [])]);
+    res.render('logout', {
+      title: 'Sign out',
+      challenge,
+      subject: logoutRequest.subject ?? '',
+      application: logoutRequest.rp_initiated && logoutRequest.client ? clientView(logoutRequest.client) : undefined,
+    });
+  });
+
+  router.post('/logout', async (req, res) => {
+    const challenge = readChallenge(req.body?.challenge, 'logout_challenge');
+    if (req.body.action === 'accept') {
+      const { redirect_to } = await hydra.acceptLogoutRequest(challenge);
+      redirectAsHydraSays(res, redirect_to);
+      return;
+    }
+    // "No": Hydra answers 204 and forgets the request; the session stays, and so do we.
+    const logoutRequest = await hydra.getLogoutRequest(challenge).catch(() => undefined);
+    await hydra.rejectLogoutRequest(challenge);
+    res.render('logout-cancelled', {
+      title: 'Still signed in',
+      application: logoutRequest?.rp_initiated && logoutRequest.client ? clientView(logoutRequest.client) : undefined,
+    });
+  });
+
+  return router;
+}

@@ -1,0 +1,159 @@
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import { HydraError, HydraUnavailableError, UnsupportedOperationError } from '../hydra/errors.js';
+import { safeHttpUrl } from './urls.js';
+
+/**
+ * The one error type routes throw. `message` is shown to the person (or sent as
+ * error_description) when `expose` is true; otherwise they get a generic text for the status.
+ */
+export class HttpError extends Error {
+  override readonly name = 'HttpError';
+  readonly expose: boolean;
+  readonly title?: string;
+  readonly code: string;
+  constructor(
+    readonly status: number,
+    message: string,
+    options: { expose?: boolean; title?: string; code?: string; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.expose = options.expose ?? status < 500;
+    this.title = options.title;
+    this.code = options.code ?? defaultCode(status);
+  }
+}
+
+function defaultCode(status: number): string {
+  switch (status) {
+    case 400: return 'invalid_request';
+    case 401: return 'unauthorized';
+    case 403: return 'forbidden';
+    case 404: return 'not_found';
+    case 409: return 'conflict';
+    case 410: return 'expired';
+    case 413: return 'payload_too_large';
+    case 429: return 'too_many_requests';
+    case 501: return 'not_implemented';
+    case 502: return 'bad_gateway';
+    case 503: return 'service_unavailable';
+    case 504: return 'gateway_timeout';
+    default: return status < 500 ? 'invalid_request' : 'server_error';
+  }
+}
+
+const GENERIC: Record<number, [title: string, message: string]> = {
+  400: ['Bad request', 'The request was not understood.'],
+  401: ['Not signed in', 'You need to sign in first.'],
+  403: ['Not allowed', 'You are not allowed to do that.'],
+  404: ['Not found', 'There is nothing here.'],
+  500: ['Something went wrong', 'An unexpected error occurred. Please try again later.'],
+};
+
+/** An error as the person sees it: status, title, text, and where to go when it is a redirect. */
+export interface ErrorView {
+  status: number;
+  code: string;
+  title: string;
+  message: string;
+  redirectTo?: string;
+}
+
+/** Maps anything thrown to what we answer. Hydra's own words reach the person when they help. */
+export function describeError(err: unknown, flow: boolean): ErrorView {
+  if (err instanceof HttpError) {
+    const [genericTitle, genericMessage] = GENERIC[err.status] ?? GENERIC[err.status < 500 ? 400 : 500]!;
+    return {
+      status: err.status,
+      code: err.code,
+      title: err.title ?? genericTitle,
+      message: err.expose ? err.message : genericMessage,
+    };
+  }
+  if (err instanceof HydraUnavailableError) {
+    return err.kind === 'timeout'
+      ? { status: 504, code: 'gateway_timeout', title: 'The sign-in service is slow to answer', message: 'The authorization server did not answer in time. Please try again in a moment.' }
+      : { status: 502, code: 'bad_gateway', title: 'The sign-in service is unavailable', message: 'The authorization server could not be reached. Please try again in a moment.' };
+  }
+  if (err instanceof UnsupportedOperationError) {
+    return { status: 501, code: 'not_implemented', title: 'Not supported by this Hydra', message: err.message };
+  }
+  if (err instanceof HydraError) return describeHydraError(err, flow);
+  // body-parser and friends carry a status and a safe `expose` flag.
+  if (isExposedClientError(err)) {
+    const status = err.status ?? err.statusCode ?? 400;
+    const title = status === 413 ? 'Too much data' : 'Bad request';
+    return { status, code: defaultCode(status), title, message: status === 413 ? 'The form sent more data than we accept.' : err.message };
+  }
+  return { status: 500, code: 'server_error', title: GENERIC[500]![0], message: GENERIC[500]![1] };
+}
+
+function describeHydraError(err: HydraError, flow: boolean): ErrorView {
+  const hydraSays = err.errorDescription || err.error;
+  if (err.status === 410 && err.redirectTo && safeHttpUrl(err.redirectTo)) {
+    // Hydra v1.11–v2.1: the request was already handled; its redirect_to restarts the flow.
+    return { status: 302, code: 'gone', title: 'Already handled', message: '', redirectTo: err.redirectTo };
+  }
+  if (flow) {
+    switch (err.status) {
+      case 404:
+        return { status: 404, code: 'not_found', title: 'This sign-in request was not found', message: 'The link may be incomplete or already used. Go back to the application and start again.' };
+      case 401:
+        return { status: 410, code: 'expired', title: 'This sign-in request has expired', message: 'Sign-in requests are only valid for a limited time. Go back to the application and start again.' };
+      case 409:
+        return { status: 409, code: 'conflict', title: 'This request was already completed', message: 'Go back to the application and start again.' };
+    }
+  }
+  if (err.status >= 500) {
+    return { status: 502, code: 'bad_gateway', title: 'The sign-in service failed', message: `The authorization server answered with an error (${err.status}). Please try again in a moment.` };
+  }
+  return { status: err.status, code: err.error.replace(/\s+/g, '_').toLowerCase(), title: 'The authorization server refused the request', message: hydraSays };
+}
+
+function isExposedClientError(err: unknown): err is { status?: number; statusCode?: number; expose: true; message: string } {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { status?: unknown; statusCode?: unknown; expose?: unknown };
+  const status = typeof e.status === 'number' ? e.status : e.statusCode;
+  return e.expose === true && typeof status === 'number' && status >= 400 && status < 500;
+}
+
+/** JSON for API clients (the admin API, fetch with Accept: application/json); HTML for people. */
+export function wantsJson(req: Request): boolean {
+  if (req.res?.locals.apiRequest) return true;
+  return req.accepts(['html', 'json']) === 'json';
+}
+
+export const notFound: RequestHandler = () => {
+  throw new HttpError(404, 'There is nothing at this address.', { title: 'Page not found' });
+};
+
+/** The single error handler: one log line, then a page or JSON. Never a stack trace to the client. */
+export function errorHandler(): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    const flow = Boolean(res.locals.flow);
+    const view = describeError(err, flow);
+    const log = req.log;
+    const summary = { status: view.status, err: err instanceof Error ? { type: err.name, message: err.message } : String(err) };
+    if (view.status >= 500 && !(err instanceof HydraUnavailableError) && !(err instanceof HydraError)) {
+      log?.error({ ...summary, stack: err instanceof Error ? err.stack : undefined }, 'request failed');
+    } else {
+      log?.warn(summary, view.title);
+    }
+    if (view.redirectTo) {
+      res.redirect(view.redirectTo);
+      return;
+    }
+    res.status(view.status);
+    if (view.status === 429 && err instanceof HttpError && typeof (err as { retryAfter?: number }).retryAfter === 'number') {
+      res.set('Retry-After', String((err as { retryAfter?: number }).retryAfter));
+    }
+    if (wantsJson(req)) {
+      res.json({ error: view.code, error_description: view.message });
+      return;
+    }
+    res.render('error', { title: view.title, message: view.message, status: view.status, details: undefined });
+  };
+}

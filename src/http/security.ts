@@ -1,0 +1,61 @@
+import type { RequestHandler, Response } from 'express';
+import helmet from 'helmet';
+import type { Config } from '../config.js';
+import { cspSourceFor } from './urls.js';
+
+/**
+ * Security headers on every response. The CSP allows no inline script or style.
+ *
+ * `form-action` is per page: Chromium applies it to every redirect that follows a form POST, so
+ * the login form's 302 to Hydra and Hydra's 302 to the client would be blocked by a bare 'self'.
+ * Each flow page adds exactly the origins its form may end up at (Hydra's public origin from the
+ * request_url, the client's registered redirect URIs) with allowFormTargets().
+ */
+export function securityHeaders(config: Config): RequestHandler {
+  return helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        'default-src': ["'self'"],
+        'script-src': ["'self'"],
+        'style-src': ["'self'"],
+        // Client logos are hosted anywhere; only http(s) URLs ever reach an <img>.
+        'img-src': ["'self'", 'https:', 'http:', 'data:'],
+        'font-src': ["'self'"],
+        'connect-src': ["'self'"],
+        'form-action': ["'self'"],
+        'frame-ancestors': ["'none'"],
+        'object-src': ["'none'"],
+        'base-uri': ["'none'"],
+        ...(config.secureCookies ? { 'upgrade-insecure-requests': [] } : {}),
+      },
+    },
+    // HSTS only makes sense, and is only honoured, over https.
+    strictTransportSecurity: config.secureCookies ? { maxAge: 180 * 24 * 3600, includeSubDomains: false } : false,
+    referrerPolicy: { policy: 'no-referrer' },
+    xFrameOptions: { action: 'deny' },
+    crossOriginEmbedderPolicy: false,
+  });
+}
+
+/**
+ * Lets this page's forms (and the redirects after them) reach these URLs' origins, by widening
+ * the form-action directive of the CSP header helmet already set.
+ */
+export function allowFormTargets(res: Response, urls: Iterable<string | undefined | null>): void {
+  const header = res.getHeader('Content-Security-Policy');
+  if (typeof header !== 'string') return;
+  const sources = new Set<string>(["'self'"]);
+  for (const url of urls) {
+    const source = url ? cspSourceFor(url) : undefined;
+    if (source) sources.add(source);
+  }
+  res.setHeader('Content-Security-Policy', header.replace(/form-action [^;]*/, `form-action ${[...sources].join(' ')}`));
+}
+
+/** Flow pages carry one-time challenges: never cache them anywhere. */
+export const noStore: RequestHandler = (_req, res, next) => {
+  res.set('Cache-Control', 'no-store');
+  res.set('Pragma', 'no-cache');
+  next();
+};

@@ -1,0 +1,24 @@
+/** The URL when it is absolute http(s), else undefined: client-supplied links and logos pass through here. */
+export function safeHttpUrl(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : undefined;
+}
+
+/** CSP source for a redirect target: its origin for http(s), its scheme for a native app, nothing for script-ish schemes. */
+export function cspSourceFor(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol === 'http:' || url.protocol === 'https:') return url.origin;
+  if (/^(javascript|data|blob|filesystem|vbscript):$/i.test(url.protocol)) return undefined;
+  return /^[a-z][a-z0-9+.-]*:$/i.test(url.protocol) ? url.protocol : undefined;
+}
