@@ -1,6 +1,7 @@
 import path from 'node:path';
 import cookieParser from 'cookie-parser';
 import express, { type RequestHandler } from 'express';
+import type { Store } from 'express-session';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { errorPageRouter } from './flows/error.js';
@@ -21,6 +22,8 @@ export interface AppDeps {
   hydra: HydraAdmin;
   users: UserStore;
   logger: Logger;
+  /** Sessions for the admin console and the demo: BoundedMemoryStore, or Redis with REDIS_URL. */
+  sessionStore: Store;
 }
 
 const ROOT = path.resolve(import.meta.dirname, '..');

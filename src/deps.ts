@@ -2,6 +2,7 @@ import type { AppDeps } from './app.js';
 import type { Config } from './config.js';
 import { createHydraAdmin } from './hydra/client.js';
 import { createLogger } from './http/logging.js';
+import { BoundedMemoryStore } from './http/session.js';
 import { demoUserStore } from './users/demo.js';
 import { loadUserFile } from './users/file-store.js';
 
@@ -20,5 +21,7 @@ export async function buildDeps(config: Config, logger = createLogger({ level: c
     logger.warn('USERS_FILE is not set: only the demo user foo@bar.com / foobar can sign in');
     users = await demoUserStore();
   }
-  return { config, hydra, users, logger };
+  logger.info('sessions are per-process (set REDIS_URL to share them between instances)');
+  const sessionStore = new BoundedMemoryStore();
+  return { config, hydra, users, logger, sessionStore };
 }
