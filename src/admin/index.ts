@@ -1,0 +1,92 @@
+import express, { Router, type RequestHandler } from 'express';
+import type { AppDeps } from '../app.js';
+import { csrfProtection } from '../http/csrf.js';
+import { wantsJson } from '../http/errors.js';
+import { rateLimitStore } from '../http/rate-limit.js';
+import { SESSION_COOKIE, sessionMiddleware } from '../http/session.js';
+import { adminLoginLimiter, requireAdminSession, requireBearer, sessionAuthRoutes, tokenVerifier } from './auth.js';
+import { clientRoutes } from './clients.js';
+import { keyRoutes } from './keys.js';
+import { sessionRoutes } from './sessions.js';
+import { tokenRoutes } from './tokens.js';
+import { trustedIssuerRoutes } from './trusted-issuers.js';
+import { adminUrl } from './view.js';
+
+/** Admin bodies: a client with a big jwks or metadata is a few kB; 100kb leaves room, no more. */
+const BODY_LIMIT = '100kb';
+
+export interface AdminRouterOptions {
+  /** Failed sign-in limiter; give it a shared store when several instances run. */
+  loginLimiter?: RequestHandler;
+}
+
+/**
+ * /admin: Hydra's clients, keys, trusted issuers, sessions and tokens, as a console (HTML, admin
+ * session, CSRF) and as a JSON API (bearer ADMIN_TOKEN, no session, no CSRF). A request with an
+ * Authorization header or `Accept: application/json` is an API call; anything else is the console.
+ * The two never stand in for each other: a console session does not authorize an API call, and a
+ * bearer token does not open the console.
+ */
+export function adminRouter(deps: AppDeps, options: AdminRouterOptions = {}): Router {
+  const { config } = deps;
+  if (!config.adminToken) throw new Error('adminRouter needs ADMIN_TOKEN');
+  const verify = tokenVerifier(config.adminToken);
+  // Shared through Redis when REDIS_URL is set, like the flows' login limits.
+  const limiter = options.loginLimiter ?? adminLoginLimiter(config, rateLimitStore('admin-login:ip', deps.redis));
+  const bodies: RequestHandler[] = [
+    express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 200 }),
+    // application/json-patch+json and friends too: PATCH senders use it.
+    express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] }),
+  ];
+
+  // The route table, shared by the API and the console. Each handler answers JSON or HTML.
+  const resources = Router();
+  resources.get('/', (_req, res) => res.redirect(303, adminUrl(res, '/clients')));
+  resources.use(clientRoutes(deps));
+  resources.use(keyRoutes(deps));
+  resources.use(trustedIssuerRoutes(deps));
+  resources.use(sessionRoutes(deps));
+  resources.use(tokenRoutes(deps));
+
+  const api = Router();
+  api.use(limiter, requireBearer(verify), ...bodies, resources);
+
+  const browser = Router();
+  browser.use(
+    sessionMiddleware(config, deps.sessionStore),
+    ...bodies,
+    ...csrfProtection(config),
+    sessionAuthRoutes(verify, limiter, { name: SESSION_COOKIE, path: config.basePath || '/' }),
+    requireAdminSession,
+    methodOverride,
+    resources,
+  );
+
+  const router = Router();
+  router.use((req, res, next) => {
+    // Admin pages show secrets (a new client's secret, private keys on request): never cache them.
+    res.set('Cache-Control', 'no-store');
+    if (req.headers.authorization !== undefined || wantsJson(req)) {
+      // The shared error handler answers {error, error_description} for these.
+      res.locals.apiRequest = true;
+      api(req, res, next);
+    } else {
+      browser(req, res, next);
+    }
+  });
+  return router;
+}
+
+/**
+ * HTML forms can only GET and POST: a console form says which verb it stands for in `_method`
+ * (PUT, PATCH, DELETE), so the console and the API share one route table. Runs after CSRF, which
+ * has already checked the POST.
+ */
+const methodOverride: RequestHandler = (req, _res, next) => {
+  const override = req.method === 'POST' && typeof req.body?._method === 'string' ? req.body._method.toUpperCase() : undefined;
+  if (override === 'PUT' || override === 'PATCH' || override === 'DELETE') {
+    req.method = override;
+    delete req.body._method;
+  }
+  next();
+};

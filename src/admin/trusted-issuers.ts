@@ -1,0 +1,192 @@
+import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import type { AppDeps } from '../app.js';
+import type { TrustJwtGrantIssuer, TrustedJwtGrantIssuer } from '../hydra/types.js';
+import { HttpError } from '../http/errors.js';
+import { futureDate, validateJwk } from './validation.js';
+import {
+  adminUrl,
+  attempt,
+  bodyObject,
+  field,
+  isApi,
+  pager,
+  parseJsonField,
+  parseOr400,
+  pretty,
+  readPaging,
+  redirectDone,
+  renderAdmin,
+  renderConfirm,
+  words,
+} from './view.js';
+
+/**
+ * Trusted issuers for the JWT-bearer grant (RFC 7523): Hydra accepts assertions signed by
+ * `jwk` from `issuer`, for `subject` (or anyone), with at most `scope`, until `expires_at`.
+ */
+
+const shape = z.object({
+  issuer: z.string().trim().min(1, 'is required'),
+  subject: z.string().trim().optional(),
+  allow_any_subject: z.boolean().optional(),
+  scope: z.array(z.string().min(1)),
+  jwk: z.unknown(),
+  expires_at: z.unknown(),
+});
+
+/** The body Hydra takes, checked: exactly one of subject / allow_any_subject, a public key, a future date. */
+async function trustBody(input: unknown): Promise<TrustJwtGrantIssuer> {
+  const body = parseOr400(shape, input);
+  const subject = body.subject || undefined;
+  const anySubject = body.allow_any_subject === true;
+  if (!subject && !anySubject) throw new HttpError(400, 'subject: set a subject, or allow any subject');
+  if (subject && anySubject) throw new HttpError(400, 'subject: set a subject or allow any subject, not both');
+  return {
+    issuer: body.issuer,
+    ...(subject ? { subject } : { allow_any_subject: true }),
+    scope: body.scope,
+    // Hydra verifies assertions with it, so it must be the issuer's public key, never a secret.
+    jwk: await validateJwk(body.jwk, 'jwk', { publicOnly: true }),
+    expires_at: futureDate(body.expires_at, 'expires_at'),
+  };
+}
+
+interface TrustForm {
+  issuer: string;
+  subject: string;
+  allow_any_subject: boolean;
+  scope: string;
+  jwk: string;
+  expires_at: string;
+}
+
+const EMPTY_FORM: TrustForm = { issuer: '', subject: '', allow_any_subject: false, scope: '', jwk: '', expires_at: '' };
+
+function readForm(body: unknown): TrustForm {
+  const text = (name: string) => field(body, name) ?? '';
+  return {
+    issuer: text('issuer'),
+    subject: text('subject'),
+    allow_any_subject: text('allow_any_subject') !== '',
+    scope: text('scope'),
+    jwk: text('jwk'),
+    expires_at: text('expires_at'),
+  };
+}
+
+const issuerPath = (id: string) => `/trust/issuers/${encodeURIComponent(id)}`;
+
+export function trustedIssuerRoutes({ hydra }: AppDeps): Router {
+  const router = Router();
+
+  function renderForm(req: Request, res: Response, form: TrustForm, error?: string): void {
+    renderAdmin(req, res, 'issuer-form', 'trust', {
+      title: 'Trust a JWT-grant issuer',
+      form,
+      error,
+      action: adminUrl(res, '/trust/issuers'),
+      cancel: adminUrl(res, '/trust/issuers'),
+    });
+  }
+
+  function rowOf(res: Response, grant: TrustedJwtGrantIssuer) {
+    return {
+      id: grant.id,
+      issuer: grant.issuer,
+      subject: grant.allow_any_subject ? 'any subject' : (grant.subject ?? ''),
+      scope: (grant.scope ?? []).join(' '),
+      kid: grant.public_key?.kid ?? '',
+      expiresAt: grant.expires_at ?? '',
+      createdAt: grant.created_at ?? '',
+      href: adminUrl(res, issuerPath(grant.id)),
+      keyHref: grant.public_key?.kid ? adminUrl(res, `/keys/${encodeURIComponent(grant.public_key.set)}/${encodeURIComponent(grant.public_key.kid)}`) : undefined,
+    };
+  }
+
+  router.get('/trust/issuers', async (req, res) => {
+    if (!isApi(res) && field(req.query, 'action') === 'new') {
+      renderForm(req, res, EMPTY_FORM);
+      return;
+    }
+    const filters = { issuer: field(req.query, 'issuer') || undefined };
+    const paging = readPaging(req);
+    const page = await hydra.listTrustedJwtGrantIssuers({ ...filters, ...paging });
+    const links = pager(res, page, '/trust/issuers', filters, paging);
+    if (isApi(res)) {
+      res.json(page.items);
+      return;
+    }
+    renderAdmin(req, res, 'issuers', 'trust', {
+      title: 'Trusted JWT-grant issuers',
+      filters,
+      pager: links,
+      create: adminUrl(res, '/trust/issuers', { action: 'new' }),
+      issuers: page.items.map((grant) => rowOf(res, grant)),
+    });
+  });
+
+  router.post('/trust/issuers', async (req, res) => {
+    if (isApi(res)) {
+      res.status(201).json(await hydra.trustJwtGrantIssuer(await trustBody(bodyObject(req))));
+      return;
+    }
+    const form = readForm(req.body);
+    let created: TrustedJwtGrantIssuer | undefined;
+    const error = await attempt(res, async () => {
+      created = await hydra.trustJwtGrantIssuer(
+        await trustBody({
+          issuer: form.issuer,
+          subject: form.subject,
+          allow_any_subject: form.allow_any_subject,
+          scope: words(form.scope),
+          jwk: parseJsonField(form.jwk, 'jwk'),
+          expires_at: form.expires_at,
+        }),
+      );
+    });
+    if (error !== undefined || !created) {
+      renderForm(req, res, form, error);
+      return;
+    }
+    redirectDone(res, issuerPath(created.id), {}, 'created');
+  });
+
+  router.get('/trust/issuers/:id', async (req, res) => {
+    const { id } = req.params;
+    const grant = await hydra.getTrustedJwtGrantIssuer(id);
+    if (isApi(res)) {
+      res.json(grant);
+      return;
+    }
+    if (field(req.query, 'action') === 'delete') {
+      renderConfirm(req, res, 'trust', {
+        title: 'Stop trusting issuer',
+        message: 'Hydra will refuse JWT-bearer assertions from this issuer with this key. Its public key is removed too.',
+        facts: [['Issuer', grant.issuer], ['Subject', grant.allow_any_subject ? 'any subject' : (grant.subject ?? '')], ['Key ID', grant.public_key?.kid ?? '']],
+        action: adminUrl(res, issuerPath(id)),
+        method: 'DELETE',
+        button: 'Delete trust relationship',
+        cancel: adminUrl(res, issuerPath(id)),
+      });
+      return;
+    }
+    renderAdmin(req, res, 'issuer', 'trust', {
+      title: `Trusted issuer ${grant.issuer}`,
+      grant: rowOf(res, grant),
+      json: pretty(grant),
+      remove: adminUrl(res, issuerPath(id), { action: 'delete' }),
+    });
+  });
+
+  router.delete('/trust/issuers/:id', async (req, res) => {
+    await hydra.deleteTrustedJwtGrantIssuer(req.params.id);
+    if (isApi(res)) {
+      res.status(204).end();
+      return;
+    }
+    redirectDone(res, '/trust/issuers', {}, 'deleted');
+  });
+
+  return router;
+}

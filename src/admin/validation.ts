@@ -1,0 +1,162 @@
+import { importJWK, type JWK } from 'jose';
+import { z } from 'zod';
+import type { JsonWebKey } from '../hydra/types.js';
+import { HttpError } from '../http/errors.js';
+
+/**
+ * Edge validation for what the console and the API send to Hydra: only what is cheap and what
+ * Hydra would reject anyway (or what would be dangerous to store), so the operator hears about it
+ * before the call, with the field named. Hydra stays the judge of everything else.
+ */
+
+/** Schemes a browser runs or reads locally: never a redirect target, never a link. */
+const SCRIPT_SCHEMES = new Set(['javascript:', 'data:', 'vbscript:', 'file:', 'blob:', 'filesystem:', 'about:']);
+
+function parseUrl(value: string): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** An absolute http(s) URL with a host. */
+function isHttpUrl(value: string): boolean {
+  const url = parseUrl(value);
+  return url !== undefined && (url.protocol === 'http:' || url.protocol === 'https:') && url.host !== '';
+}
+
+/**
+ * A redirect URI as Hydra takes it: absolute, no fragment. http(s) needs a host; a native app's
+ * private-use scheme (com.example.app:/callback, RFC 8252 §7.1) is fine; script-ish schemes are not.
+ */
+function isRedirectUri(value: string): boolean {
+  if (value.includes('#')) return false;
+  const url = parseUrl(value);
+  if (!url || SCRIPT_SCHEMES.has(url.protocol)) return false;
+  if (url.protocol === 'http:' || url.protocol === 'https:') return url.host !== '';
+  return /^[a-z][a-z0-9+.-]*:$/i.test(url.protocol);
+}
+
+/** A CORS origin: scheme://host[:port] and nothing else (Hydra rejects paths). */
+function isOrigin(value: string): boolean {
+  const url = parseUrl(value);
+  return url !== undefined && isHttpUrl(value) && url.origin === value.replace(/\/$/, '');
+}
+
+const redirectUri = z.string().refine(isRedirectUri, 'must be an absolute URI without a fragment (http(s), or a custom scheme for native apps)');
+/** Optional links (logo, policy, ...): empty is "not set", which is how Hydra stores them. */
+const webUri = z.string().refine((value) => value === '' || isHttpUrl(value), 'must be an absolute http(s) URL');
+// Hydra answers null for fields it has no value for (v2.3: skip_logout_consent, lifespans), and a
+// client read from Hydra must go back to it unchanged: every field here also takes null.
+const opt = <T extends z.ZodType>(schema: T) => schema.nullable().optional();
+const strings = opt(z.array(z.string()));
+
+/**
+ * An OAuth2 client as Hydra takes it. Fields this schema does not name pass through untouched
+ * (lifespans, jwks, newer Hydra fields): Hydra decides about those.
+ */
+export const clientSchema = z.looseObject({
+  client_id: opt(z.string().max(255)),
+  client_name: opt(z.string().max(1024)),
+  client_secret: opt(z.string()),
+  redirect_uris: opt(z.array(redirectUri)),
+  post_logout_redirect_uris: opt(z.array(redirectUri)),
+  grant_types: strings,
+  response_types: strings,
+  audience: strings,
+  contacts: strings,
+  allowed_cors_origins: opt(z.array(z.string().refine(isOrigin, 'must be an origin such as https://app.example.com'))),
+  request_uris: opt(z.array(webUri)),
+  scope: opt(z.string()),
+  owner: opt(z.string()),
+  token_endpoint_auth_method: opt(z.string()),
+  skip_consent: opt(z.boolean()),
+  skip_logout_consent: opt(z.boolean()),
+  metadata: opt(z.record(z.string(), z.unknown())),
+  logo_uri: opt(webUri),
+  policy_uri: opt(webUri),
+  tos_uri: opt(webUri),
+  client_uri: opt(webUri),
+  jwks_uri: opt(webUri),
+  sector_identifier_uri: opt(webUri),
+  frontchannel_logout_uri: opt(webUri),
+  backchannel_logout_uri: opt(webUri),
+});
+
+/** RFC 6902 operations, as Hydra's PATCH takes them. Hydra checks the patched client. */
+export const patchSchema = z
+  .array(
+    z.object({
+      op: z.enum(['add', 'remove', 'replace', 'move', 'copy', 'test']),
+      path: z.string().refine((path) => path === '' || path.startsWith('/'), 'must be a JSON pointer such as /client_name'),
+      from: z.string().optional(),
+      value: z.unknown().optional(),
+    }),
+  )
+  .min(1, 'a JSON Patch needs at least one operation');
+
+export const generateKeySchema = z.object({
+  alg: z.string().trim().min(1, 'is required'),
+  kid: z.string().trim().min(1, 'is required').max(255),
+  use: z.enum(['sig', 'enc'], 'must be sig or enc'),
+});
+
+/** Parameters that make a JWK private (RSA/EC/OKP `d` and friends) or a shared secret (`k`). */
+export const PRIVATE_JWK_FIELDS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'] as const;
+
+export function isPrivateJwk(jwk: Record<string, unknown>): boolean {
+  return PRIVATE_JWK_FIELDS.some((name) => jwk[name] !== undefined);
+}
+
+/** The key without its private or secret parameters: what the console shows by default. */
+export function publicJwk<T extends object>(jwk: T): T {
+  const copy = { ...jwk } as Record<string, unknown>;
+  for (const name of PRIVATE_JWK_FIELDS) delete copy[name];
+  return copy as T;
+}
+
+/**
+ * A JWK that jose can import (so its parameters are well-formed for its kty and alg), with the
+ * `kid` Hydra files it under. `where` names it in the error ("jwk", "keys.0").
+ */
+export async function validateJwk(value: unknown, where: string, options: { publicOnly?: boolean; kid?: string } = {}): Promise<JsonWebKey> {
+  const fail = (message: string) => new HttpError(400, `${where}: ${message}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail('must be a JSON Web Key object');
+  const jwk = { ...(value as Record<string, unknown>) };
+  if (typeof jwk.kty !== 'string' || jwk.kty === '') throw fail('kty is required');
+  if (options.kid !== undefined) {
+    if (jwk.kid === undefined) jwk.kid = options.kid;
+    else if (jwk.kid !== options.kid) throw fail(`kid "${String(jwk.kid)}" does not match the kid in the URL`);
+  }
+  if (typeof jwk.kid !== 'string' || jwk.kid === '') throw fail('kid is required');
+  if (options.publicOnly && isPrivateJwk(jwk)) throw fail('must be a public key (no d, p, q, dp, dq, qi or k)');
+  try {
+    await importJWK(jwk as JWK);
+  } catch (err) {
+    throw fail(`not a usable key: ${err instanceof Error ? err.message : 'jose could not import it'}`);
+  }
+  return jwk as unknown as JsonWebKey;
+}
+
+/**
+ * A date-time as RFC 3339. `datetime-local` inputs carry no zone: the forms say they are UTC, so a
+ * value without an offset is read as UTC.
+ */
+export function parseDateTime(value: unknown, name: string): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new HttpError(400, `${name}: is required`);
+  const text = value.trim();
+  const zoned = /(?:Z|[+-]\d\d:?\d\d)$/i.test(text) ? text : `${text}Z`;
+  const time = Date.parse(zoned);
+  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(text) || Number.isNaN(time)) {
+    throw new HttpError(400, `${name}: must be a date-time such as 2030-01-31T12:00:00Z`);
+  }
+  return new Date(time).toISOString();
+}
+
+/** A date-time in the future (a trust relationship that is already over is a mistake). */
+export function futureDate(value: unknown, name: string): string {
+  const date = parseDateTime(value, name);
+  if (Date.parse(date) <= Date.now()) throw new HttpError(400, `${name}: must be in the future`);
+  return date;
+}
