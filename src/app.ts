@@ -3,7 +3,9 @@ import cookieParser from 'cookie-parser';
 import express, { type RequestHandler } from 'express';
 import type { Store } from 'express-session';
 import type { Logger } from 'pino';
+import { adminRouter } from './admin/index.js';
 import type { Config } from './config.js';
+import { demoRouter } from './demo/index.js';
 import { errorPageRouter } from './flows/error.js';
 import { consentRouter } from './flows/consent.js';
 import { loginRouter } from './flows/login.js';
@@ -13,7 +15,9 @@ import type { HydraAdmin } from './hydra/client.js';
 import { csrfErrorHandler, csrfProtection } from './http/csrf.js';
 import { errorHandler, notFound } from './http/errors.js';
 import { requestLogger } from './http/logging.js';
+import { loginLimits } from './http/rate-limit.js';
 import { noStore, securityHeaders } from './http/security.js';
+import type { RedisConnection } from './redis.js';
 import type { UserStore } from './users/store.js';
 
 /** Everything the app needs from outside. Production (src/deps.ts) and tests fill the same seam. */
@@ -24,6 +28,8 @@ export interface AppDeps {
   logger: Logger;
   /** Sessions for the admin console and the demo: BoundedMemoryStore, or Redis with REDIS_URL. */
   sessionStore: Store;
+  /** With REDIS_URL: the connection sessions and rate-limit counters share (closed on shutdown). */
+  redis?: RedisConnection;
 }
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -52,16 +58,20 @@ export function createApp(deps: AppDeps) {
   app.use(requestLogger(deps.logger));
   app.use(securityHeaders(config));
   site.use('/assets', express.static(path.join(ROOT, 'public'), { maxAge: '1h', index: false }));
-  site.use(healthRouter(deps.hydra));
+  site.use(healthRouter(deps.hydra, deps.redis));
   site.use(cookieParser(config.sessionSecret));
 
   // The flows Hydra sends the browser to: urls.login, urls.consent, urls.logout, urls.error.
   site.use(['/login', '/consent', '/logout'], flowPage, noStore, ...forms, ...csrf);
-  site.use(loginRouter(deps));
+  site.use(loginRouter(deps, loginLimits(config, deps.redis)));
   site.use(consentRouter(deps));
   site.use(logoutRouter(deps));
   site.use(errorPageRouter());
+  // The demo relying party; its router brings its own body parser, session and CSRF.
+  if (config.demo) site.use('/demo', demoRouter(deps));
 
+  // Operators' console and JSON API; without ADMIN_TOKEN every /admin path is a plain 404.
+  if (config.adminToken) site.use('/admin', adminRouter(deps));
   site.get('/', (_req, res) => {
     res.render('home', { title: 'Sign-in service' });
   });

@@ -165,6 +165,13 @@ export function loadConfig(env: Record<string, string | undefined>): { config: C
   const baseUrl = `${base.origin}${basePath}`;
   // Behind a TLS-terminating proxy BASE_URL is https; TRUST_PROXY alone means the proxy tells us.
   const secureCookies = base.protocol === 'https:';
+  if (secureCookies && trustProxy === false) {
+    // The app speaks plain http, so an https BASE_URL means a proxy in front of it.
+    warnings.push(
+      'BASE_URL is https but TRUST_PROXY is not set: behind a TLS-terminating proxy, set TRUST_PROXY (e.g. 1) ' +
+        'or sessions get no cookie and every client shares the proxy\'s address in the sign-in rate limits',
+    );
+  }
 
   const demoEnabled = e.DEMO_CLIENT_ID !== undefined && (!production || e.DEMO_ENABLED);
 

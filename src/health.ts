@@ -1,15 +1,25 @@
 import { Router } from 'express';
 import type { HydraAdmin } from './hydra/client.js';
+import type { RedisConnection } from './redis.js';
 
-/** Liveness says the process serves; readiness says it can do its job, which needs Hydra. */
-export function healthRouter(hydra: HydraAdmin): Router {
+/**
+ * Liveness says the process serves; readiness says it can do its job, which needs Hydra and,
+ * when configured, Redis (sessions and sign-in limits answer 503 without it).
+ */
+export function healthRouter(hydra: HydraAdmin, redis?: RedisConnection): Router {
   const router = Router();
   router.get('/health/alive', (_req, res) => {
     res.json({ status: 'ok' });
   });
   router.get('/health/ready', async (_req, res) => {
     const hydraReady = await hydra.isReady();
-    res.status(hydraReady ? 200 : 503).json({ status: hydraReady ? 'ok' : 'unavailable', hydra: hydraReady ? 'ok' : 'unreachable' });
+    const redisReady = redis ? redis.isReady() : undefined;
+    const ready = hydraReady && redisReady !== false;
+    res.status(ready ? 200 : 503).json({
+      status: ready ? 'ok' : 'unavailable',
+      hydra: hydraReady ? 'ok' : 'unreachable',
+      ...(redis ? { redis: redisReady ? 'ok' : 'unreachable' } : {}),
+    });
   });
   return router;
 }

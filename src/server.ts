@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     logger.info({ port: config.port, baseUrl: config.baseUrl, hydra: config.hydra.adminUrl, apiVersion: config.hydra.apiVersion }, 'listening');
   });
   server.on('error', (err: NodeJS.ErrnoException) => {
-    logger.fatal({ code: err.code }, err.code === 'EADDRINUSE' ? `port ${config.port} is already in use` : err.message);
+    logger.fatal({ error: err.code }, err.code === 'EADDRINUSE' ? `port ${config.port} is already in use` : err.message);
     process.exit(1);
   });
 
@@ -36,7 +36,9 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
     // Idle keep-alive sockets would hold close() open; busy ones finish their request first.
-    server.close(() => {
+    server.close(async () => {
+      // Redis last: in-flight requests may still have needed it for their session or counters.
+      await Promise.race([deps.redis?.close(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]).catch(() => {});
       logger.info('stopped');
       process.exit(0);
     });

@@ -5,7 +5,7 @@ import { readChallenge } from './challenge.js';
 import { clientView } from './client-view.js';
 import { redirectAsHydraSays } from './redirect.js';
 
-export function logoutRouter({ hydra }: AppDeps): Router {
+export function logoutRouter({ hydra, config }: AppDeps): Router {
   const router = Router();
 
   router.get('/logout', async (req, res) => {
@@ -17,8 +17,13 @@ export function logoutRouter({ hydra }: AppDeps): Router {
       redirectAsHydraSays(res, redirect_to);
       return;
     }
-    // "Yes" goes to Hydra, then to the client's post-logout URI.
-    allowFormTargets(res, [logoutRequest.request_url, ...(logoutRequest.client?.post_logout_redirect_uris ?? [])]);
+    // "Yes" goes to Hydra, then to the client's post-logout URI. Hydra v2 sends this request_url
+    // as a bare path (/oauth2/sessions/logout?…), so its origin comes from HYDRA_PUBLIC_URL.
+    const { publicUrl } = config.hydra;
+    const requestUrl = logoutRequest.request_url && publicUrl && URL.canParse(logoutRequest.request_url, publicUrl)
+      ? new URL(logoutRequest.request_url, publicUrl).href
+      : logoutRequest.request_url;
+    allowFormTargets(res, [requestUrl, ...(logoutRequest.client?.post_logout_redirect_uris ?? [])]);
     res.render('logout', {
       title: 'Sign out',
       challenge,

@@ -12,22 +12,33 @@ export const CSRF_COOKIE = 'hlc_csrf';
  * is a one-file change. Needs cookie-parser with the session secret in front of it.
  */
 export function csrfProtection(config: Config): RequestHandler[] {
-  const csrf = csurf({
-    cookie: {
-      key: CSRF_COOKIE,
-      path: config.basePath || '/',
-      httpOnly: true,
-      sameSite: 'lax',
-      secure: config.secureCookies,
-      signed: true,
-    },
-    // The form field; csurf also reads the csrf-token / x-csrf-token headers.
-    value: (req) => {
-      const field: unknown = req.body?._csrf;
-      const header = req.headers['x-csrf-token'] ?? req.headers['csrf-token'];
-      return typeof field === 'string' ? field : typeof header === 'string' ? header : '';
-    },
-  });
+  const withSecure = (secure: boolean) =>
+    csurf({
+      cookie: {
+        key: CSRF_COOKIE,
+        path: config.basePath || '/',
+        httpOnly: true,
+        sameSite: 'lax',
+        secure,
+        signed: true,
+      },
+      // The form field; csurf also reads the csrf-token / x-csrf-token headers.
+      value: (req) => {
+        const field: unknown = req.body?._csrf;
+        const header = req.headers['x-csrf-token'] ?? req.headers['csrf-token'];
+        return typeof field === 'string' ? field : typeof header === 'string' ? header : '';
+      },
+    });
+  // csurf's cookie `secure` is a fixed boolean. An https BASE_URL means always Secure. With
+  // TRUST_PROXY but an http BASE_URL, decide per request from req.secure (what the trusted proxy
+  // says), like the session cookie's 'auto'. Both instances read and check the same cookie.
+  const secure = withSecure(true);
+  const plain = withSecure(false);
+  const csrf: RequestHandler = config.secureCookies
+    ? secure
+    : config.trustProxy !== false
+      ? (req, res, next) => (req.secure ? secure : plain)(req, res, next)
+      : plain;
   const exposeToken: RequestHandler = (req, res, next) => {
     res.locals.csrfToken = req.csrfToken();
     next();

@@ -106,7 +106,10 @@ function describeHydraError(err: HydraError, flow: boolean): ErrorView {
   if (err.status >= 500) {
     return { status: 502, code: 'bad_gateway', title: 'The sign-in service failed', message: `The authorization server answered with an error (${err.status}). Please try again in a moment.` };
   }
-  return { status: err.status, code: err.error.replace(/\s+/g, '_').toLowerCase(), title: 'The authorization server refused the request', message: hydraSays };
+  // Hydra's `error` is a code (invalid_request) or, from herodot, a sentence ("Unable to locate
+  // the resource"): a sentence becomes the usual code for the status.
+  const code = /^[a-z][a-z0-9_]*$/.test(err.error) ? err.error : defaultCode(err.status);
+  return { status: err.status, code, title: 'The authorization server refused the request', message: hydraSays };
 }
 
 function isExposedClientError(err: unknown): err is { status?: number; statusCode?: number; expose: true; message: string } {

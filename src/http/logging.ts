@@ -1,10 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pino, type Logger } from 'pino';
+import { createRequire } from 'node:module';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 
 /** Query parameters whose values are secrets or one-time credentials: never logged. */
 const SECRET_PARAM = /(_challenge|_verifier|_hint|^code|^token|^state|^password|^challenge|secret|^access_token|^refresh_token|^id_token)$/i;
+
+const REDACTED = '[redacted]';
+const ENCODED_REDACTED = encodeURIComponent(REDACTED);
 
 /** The URL with every secret query value replaced, so access logs can be shared. */
 export function redactUrl(url: string | undefined): string {
@@ -18,22 +22,46 @@ export function redactUrl(url: string | undefined): string {
     return `${url.slice(0, question)}?[unparsable]`;
   }
   for (const key of new Set(params.keys())) {
-    if (SECRET_PARAM.test(key)) params.set(key, '[redacted]');
+    if (SECRET_PARAM.test(key)) params.set(key, REDACTED);
   }
-  return `${url.slice(0, question)}?${params.toString()}`;
+  // URLSearchParams would print %5Bredacted%5D; the marker stays readable.
+  return `${url.slice(0, question)}?${params.toString().replaceAll(ENCODED_REDACTED, REDACTED)}`;
 }
 
-export const REDACT_PATHS = [
+/**
+ * Keys whose values never reach a log line, wherever a logged object carries them: at the top
+ * level or one level down (pino's redaction takes paths, not patterns, so *_challenge and
+ * *_verifier are spelled out). The access log itself logs no headers and a redacted URL.
+ */
+const SECRET_KEYS = [
   'password',
-  '*.password',
   'token',
-  '*.token',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'code',
+  'code_verifier',
   'challenge',
-  '*.challenge',
+  'login_challenge',
+  'consent_challenge',
+  'logout_challenge',
+  'login_verifier',
+  'consent_verifier',
+  'logout_verifier',
+  'client_secret',
+  'cookie',
+  'cookies',
+  'authorization',
+  '_csrf',
+];
+export const REDACT_PATHS = [
+  ...SECRET_KEYS,
+  ...SECRET_KEYS.map((key) => `*.${key}`),
   'headers.cookie',
   'headers.authorization',
   '*.headers.cookie',
   '*.headers.authorization',
+  '*.headers["set-cookie"]',
   'req.headers',
   'res.headers',
 ];
@@ -42,14 +70,35 @@ export interface LoggerOptions {
   level: string;
   /** Pretty, colourful lines for a developer's terminal (pino-pretty, a dev dependency). */
   pretty?: boolean;
+  /** Where JSON lines go; stdout by default. Tests pass a stream they read. */
+  destination?: DestinationStream;
 }
 
-export function createLogger({ level, pretty }: LoggerOptions): Logger {
-  return pino({
-    level,
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
-  });
+/** pino-pretty is a dev dependency: absent from a production install, so never required there. */
+function prettyAvailable(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('pino-pretty');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * JSON lines (pino), redacted as above. `pretty` asks for pino-pretty, which only a development
+ * install has; without it the logger says so once and stays JSON.
+ */
+export function createLogger({ level, pretty, destination }: LoggerOptions): Logger {
+  const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+  if (pretty && destination === undefined) {
+    if (prettyAvailable()) {
+      return pino({ ...options, transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } });
+    }
+    const logger = pino(options);
+    logger.info('pino-pretty is not installed: logging JSON');
+    return logger;
+  }
+  return destination ? pino(options, destination) : pino(options);
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -68,13 +117,15 @@ export function requestLogger(logger: Logger) {
       res.setHeader('X-Request-Id', id);
       return id;
     },
+    // Our serializers get the raw objects and pick the few fields above; the standard ones would
+    // copy headers and, for a plain `err` object, replace its type with "Object".
     serializers: {
-      req: (req: { id: unknown; method: string; url: string; raw?: IncomingMessage }) => ({
+      req: (req: IncomingMessage & { id?: unknown }) => ({
         id: req.id,
         method: req.method,
-        url: redactUrl(req.raw?.originalUrl ?? req.url),
+        url: redactUrl(req.originalUrl ?? req.url),
       }),
-      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      res: (res: ServerResponse) => ({ statusCode: res.statusCode }),
       // The error handler already logged the cause; the access line needs no stack.
       err: (err: { type?: string; name?: string; message?: string }) => ({ type: err.type ?? err.name, message: err.message }),
     },
@@ -85,7 +136,7 @@ export function requestLogger(logger: Logger) {
     // The error handler logs the error itself; the access line carries only the status.
     customErrorMessage: (_req, res) => `request failed with ${res.statusCode}`,
     quietReqLogger: true,
-    wrapSerializers: true,
+    wrapSerializers: false,
   });
 }
 

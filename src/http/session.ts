@@ -1,25 +1,76 @@
+import { RedisStore } from 'connect-redis';
 import session, { Store, type SessionData } from 'express-session';
 import type { RequestHandler } from 'express';
 import type { Config } from '../config.js';
+import type { RedisConnection } from '../redis.js';
+import { HttpError } from './errors.js';
 
 export const SESSION_COOKIE = 'hlc_session';
 /** Admin console and demo sessions last a working day at most, sliding while in use. */
 const SESSION_MAX_AGE_MS = 8 * 3600 * 1000;
 
+/** Every session in Redis is stored under this prefix. */
+export const SESSION_PREFIX = 'hlc:sess:';
+
+type StoreCallback = Parameters<RedisStore['get']>[1];
+
+/**
+ * connect-redis, with every failure turned into the 503 below, so that a route that saves or
+ * regenerates a session itself (admin login) gets the same clean answer as a session load.
+ */
+class SharedSessionStore extends RedisStore {
+  private static failing(cb: StoreCallback): StoreCallback {
+    return cb && ((err?: unknown, data?: unknown) => cb(err ? sessionStoreUnavailable(err) : err, data));
+  }
+  override get(sid: string, cb?: StoreCallback) {
+    return super.get(sid, SharedSessionStore.failing(cb));
+  }
+  override set(sid: string, data: SessionData, cb?: StoreCallback) {
+    return super.set(sid, data, SharedSessionStore.failing(cb));
+  }
+  override touch(sid: string, data: SessionData, cb?: StoreCallback) {
+    return super.touch(sid, data, SharedSessionStore.failing(cb));
+  }
+  override destroy(sid: string, cb?: StoreCallback) {
+    return super.destroy(sid, SharedSessionStore.failing(cb));
+  }
+}
+
+/** Sessions shared by every instance. The key expires with the cookie (connect-redis reads it). */
+export function redisSessionStore(redis: RedisConnection): Store {
+  return new SharedSessionStore({ client: redis.client, prefix: SESSION_PREFIX });
+}
+
+/** The session store failed (Redis away): a clean 503 instead of a 500 or a hung request. */
+export function sessionStoreUnavailable(cause: unknown): HttpError {
+  return new HttpError(503, 'The session store is unavailable right now. Please try again in a moment.', {
+    expose: true,
+    title: 'Temporarily unavailable',
+    code: 'session_store_unavailable',
+    cause,
+  });
+}
+
 /**
  * express-session for what is naturally a session: the admin console and the demo. The flows
  * never use it (their CSRF secret lives in a cookie), so an anonymous login page stores nothing.
+ *
+ * Cookie: our own name, HttpOnly, SameSite=Lax, 8 hours sliding. Secure when BASE_URL is https;
+ * with TRUST_PROXY and an http BASE_URL, 'auto': Secure when the request came over https as the
+ * trusted proxy reports it (req.secure, which honours the app's `trust proxy` list rather than
+ * believing X-Forwarded-Proto from anyone, hence no `proxy: true` here).
+ *
+ * express-session passes a failed load to next(); it becomes a 503 here, as the shared store's
+ * own errors already are.
  */
 export function sessionMiddleware(config: Config, store: Store): RequestHandler {
-  return session({
+  const handler = session({
     name: SESSION_COOKIE,
     secret: config.sessionSecret,
     store,
     resave: false,
     saveUninitialized: false,
     rolling: true,
-    // Behind a TLS-terminating proxy, req.secure (from X-Forwarded-Proto) decides.
-    proxy: config.trustProxy !== false ? true : undefined,
     cookie: {
       httpOnly: true,
       sameSite: 'lax',
@@ -28,6 +79,12 @@ export function sessionMiddleware(config: Config, store: Store): RequestHandler 
       maxAge: SESSION_MAX_AGE_MS,
     },
   });
+  return (req, res, next) => {
+    handler(req, res, (err?: unknown) => {
+      if (!err) next();
+      else next(err instanceof HttpError ? err : sessionStoreUnavailable(err));
+    });
+  };
 }
 
 interface Entry {
