@@ -1,6 +1,8 @@
 import { Router } from 'express';
 import type { AppDeps } from '../app.js';
+import { HttpError } from '../http/errors.js';
 import { allowFormTargets } from '../http/security.js';
+import { safeHttpUrl } from '../http/urls.js';
 import { readChallenge } from './challenge.js';
 import { clientView } from './client-view.js';
 import { redirectAsHydraSays } from './redirect.js';
@@ -36,7 +38,16 @@ export function logoutRouter({ hydra, config }: AppDeps): Router {
     const challenge = readChallenge(req.body?.challenge, 'logout_challenge');
     if (req.body.action === 'accept') {
       const { redirect_to } = await hydra.acceptLogoutRequest(challenge);
-      redirectAsHydraSays(res, redirect_to);
+      if (config.hydra.publicUrl) {
+        redirectAsHydraSays(res, redirect_to);
+        return;
+      }
+      // Without HYDRA_PUBLIC_URL the logout page's CSP could not name Hydra's origin in
+      // form-action, and Chromium would block a 302 there. A page that moves on by itself is a
+      // new navigation, which form-action does not govern.
+      const target = safeHttpUrl(redirect_to);
+      if (!target) throw new HttpError(502, 'The authorization server answered with an unusable redirect.', { expose: true });
+      res.render('continue', { title: 'Signing you out', target });
       return;
     }
     // "No": Hydra answers 204 and forgets the request; the session stays, and so do we.

@@ -126,15 +126,15 @@ export function requestLogger(logger: Logger) {
         url: redactUrl(req.originalUrl ?? req.url),
       }),
       res: (res: ServerResponse) => ({ statusCode: res.statusCode }),
-      // The error handler already logged the cause; the access line needs no stack.
+      // Type and message only: stacks are for bugs, which the error handler logs separately.
       err: (err: { type?: string; name?: string; message?: string }) => ({ type: err.type ?? err.name, message: err.message }),
     },
-    customLogLevel(_req, res, err) {
-      if (err || res.statusCode >= 500) return 'error';
+    customLogLevel(_req, res) {
+      if (res.statusCode >= 500) return 'error';
       return res.statusCode >= 400 ? 'warn' : 'info';
     },
-    // The error handler logs the error itself; the access line carries only the status.
-    customErrorMessage: (_req, res) => `request failed with ${res.statusCode}`,
+    // The error handler puts the cause on res.err, so a failed request is still one line.
+    customErrorMessage: (_req, res, err) => `${res.statusCode} ${err.message}`,
     quietReqLogger: true,
     wrapSerializers: false,
   });

@@ -5,7 +5,7 @@ import { agentWithForm, buildTestApp, type TestApp } from '../support/test-app.j
 describe('logout flow', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await buildTestApp();
+    t = await buildTestApp({ env: { HYDRA_PUBLIC_URL: 'http://hydra.test/' } });
   });
   afterAll(() => t.close());
 
@@ -35,6 +35,22 @@ describe('logout flow', () => {
     expect(res.status).toBe(302);
     expect(res.headers.location).toMatch(/^http:\/\/hydra\.test\/oauth2\/sessions\/logout\?logout_verifier=/);
     expect(t.hydra.accepted.logout.at(-1)!.challenge).toBe(challenge);
+  });
+
+  it('"Yes" without HYDRA_PUBLIC_URL moves on through a page, which form-action does not govern', async () => {
+    const bare = await buildTestApp();
+    try {
+      const challenge = bare.hydra.addLogoutRequest({ request_url: '/oauth2/sessions/logout?id_token_hint=x' });
+      const { agent, csrf, page } = await agentWithForm(bare.app, `/logout?logout_challenge=${challenge}`);
+      expect(page.headers['content-security-policy']).toMatch(/form-action 'self';/);
+      const res = await agent.post('/logout').type('form').send({ _csrf: csrf, challenge, action: 'accept' });
+      expect(res.status).toBe(200);
+      expect(res.text).toMatch(/<meta http-equiv="refresh" content="0;url=http:\/\/hydra\.test\/oauth2\/sessions\/logout\?logout_verifier=[^"]+">/);
+      expect(res.text).toContain('id="continue"');
+      expect(bare.hydra.accepted.logout.at(-1)!.challenge).toBe(challenge);
+    } finally {
+      await bare.close();
+    }
   });
 
   it('"No" rejects, logs nobody out and says the person is still signed in', async () => {

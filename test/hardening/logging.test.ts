@@ -80,7 +80,10 @@ describe('logs', () => {
     const lines = log.text().trim().split('\n').map((line) => JSON.parse(line) as Record<string, any>);
     const failure = lines.find((line) => line.event === 'login_failed');
     expect(failure).toMatchObject({ account: expect.any(String) });
-    expect(lines.some((line) => line.status === 429)).toBe(true);
+    // One access line per refused request, carrying the cause.
+    const limited = lines.filter((line) => line.res?.statusCode === 429);
+    expect(limited.length).toBeGreaterThan(0);
+    expect(limited[0]).toMatchObject({ level: 40, err: { message: expect.stringContaining('Too many failed sign-in attempts') } });
     for (const address of ['foo@bar.com', 'victim@bar.com']) expect(log.text()).not.toContain(address);
   });
 
