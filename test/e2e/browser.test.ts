@@ -1,0 +1,180 @@
+import type { Browser } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startStack, type Stack } from './support/app.js';
+import { chromiumOrSkip, launchChromium, screenshot, watchedContext, type WatchedContext } from './support/browser.js';
+import { hydraBinaryOrSkip } from './support/hydra.js';
+import {
+  authorizationRequest,
+  createHydraClient,
+  DEMO_USER,
+  logoutUrl,
+  OAuthDriver,
+  startCallbackServer,
+  type CallbackServer,
+  type TestClient,
+} from './support/oauth.js';
+
+/**
+ * Our real pages in a real chromium, against a real Hydra: the flows are clicked through, each
+ * page is screenshotted to artifacts/screenshots/, and our pages must cause no console error and
+ * no CSP violation (the strict CSP, form-action included, is enforced by the browser only).
+ */
+
+const hydraBin = hydraBinaryOrSkip('e2e browser suite');
+// One skip line per suite: chromium is only looked for when Hydra is there.
+const chromiumPath = hydraBin === undefined ? undefined : chromiumOrSkip('e2e browser suite');
+
+describe.skipIf(!hydraBin || !chromiumPath)('our pages in chromium against a real Hydra', () => {
+  let stack: Stack;
+  let callback: CallbackServer;
+  let client: TestClient;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    [stack, callback, browser] = await Promise.all([startStack(), startCallbackServer(), launchChromium(chromiumPath)]);
+    // A client whose redirect URIs the browser really loads.
+    client = await createHydraClient(stack.hydra.adminUrl, {
+      client_name: 'e2e browser',
+      redirect_uris: [callback.callbackUrl],
+      post_logout_redirect_uris: [callback.postLogoutUrl],
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await callback?.close();
+    await stack?.stop();
+  });
+
+  let current: WatchedContext | undefined;
+  /** A fresh browser profile (no cookies) for one test. */
+  async function open(): Promise<WatchedContext> {
+    current = await watchedContext(browser, [stack.app.baseUrl]);
+    return current;
+  }
+  afterEach(async (context) => {
+    // A step that times out hides the cause; a CSP violation or console error often is the cause.
+    const failed = context.task.result?.state === 'fail';
+    // Chromium reports a blocked navigation a moment after the navigation promise rejects.
+    if (failed) await new Promise((resolve) => setTimeout(resolve, 500));
+    const p = current?.problems;
+    if (failed && p && p.consoleErrors.length + p.pageErrors.length + p.cspViolations.length > 0) {
+      console.error(`[e2e browser] problems seen during "${context.task.name}":\n${JSON.stringify(p, null, 2)}`);
+    }
+    await current?.close();
+    current = undefined;
+  });
+
+  function expectNoProblems(watched: WatchedContext): void {
+    expect(watched.problems).toEqual({ consoleErrors: [], pageErrors: [], cspViolations: [] });
+  }
+
+  it('clicks through login and consent to the callback, then logs out with "Yes"', async () => {
+    const watched = await open();
+    const { page } = watched;
+    const auth = authorizationRequest(stack.hydra.publicUrl, { client, scope: 'openid email' });
+
+    await page.goto(auth.url.href);
+    await page.waitForURL((url) => url.pathname === '/login');
+    await expect.poll(() => page.textContent('body')).toContain('Please log in');
+    await screenshot(page, 'login');
+    await page.fill('#email', DEMO_USER.email);
+    await page.fill('#password', DEMO_USER.password);
+    await page.check('#remember');
+    await Promise.all([page.waitForURL((url) => url.pathname === '/consent'), page.click('#accept')]);
+
+    await expect.poll(() => page.textContent('body')).toContain('An application requests access to your data!');
+    expect(await page.isChecked('#openid')).toBe(true);
+    expect(await page.isChecked('#email')).toBe(true);
+    await screenshot(page, 'consent');
+    await Promise.all([page.waitForURL((url) => url.href.startsWith(callback.callbackUrl)), page.click('#accept')]);
+
+    const landed = new URL(page.url());
+    expect(landed.searchParams.get('state')).toBe(auth.state);
+    const code = landed.searchParams.get('code');
+    expect(code).toBeTruthy();
+    const http = new OAuthDriver({ hydraPublicUrl: stack.hydra.publicUrl, appBaseUrl: stack.app.baseUrl });
+    const tokens = await http.exchangeCode(client, code!, auth.codeVerifier);
+    expect(tokens.claims).toMatchObject({ sub: DEMO_USER.email, email: DEMO_USER.email, nonce: auth.nonce });
+
+    // Remembered: a second authorization goes straight to consent.
+    await page.goto(authorizationRequest(stack.hydra.publicUrl, { client, scope: 'openid' }).url.href);
+    await page.waitForURL((url) => url.pathname === '/consent');
+
+    await page.goto(logoutUrl(stack.hydra.publicUrl, { idToken: tokens.id_token, postLogoutRedirectUri: callback.postLogoutUrl, state: 'bye' }).href);
+    await page.waitForURL((url) => url.pathname === '/logout');
+    await expect.poll(() => page.isVisible('#reject')).toBe(true);
+    await screenshot(page, 'logout');
+    await Promise.all([page.waitForURL((url) => url.href.startsWith(callback.postLogoutUrl)), page.click('#accept')]);
+    expect(new URL(page.url()).searchParams.get('state')).toBe('bye');
+
+    // The session is over: login is asked again.
+    await page.goto(authorizationRequest(stack.hydra.publicUrl, { client, scope: 'openid' }).url.href);
+    await page.waitForURL((url) => url.pathname === '/login');
+    expectNoProblems(watched);
+  });
+
+  it('deny at login lands on the callback with error=access_denied', async () => {
+    const watched = await open();
+    const { page } = watched;
+    const auth = authorizationRequest(stack.hydra.publicUrl, { client, scope: 'openid' });
+    await page.goto(auth.url.href);
+    await page.waitForURL((url) => url.pathname === '/login');
+    await Promise.all([page.waitForURL((url) => url.href.startsWith(callback.callbackUrl)), page.click('#reject')]);
+    const landed = new URL(page.url());
+    expect(landed.searchParams.get('error')).toBe('access_denied');
+    expect(landed.searchParams.get('state')).toBe(auth.state);
+    expectNoProblems(watched);
+  });
+
+  it('deny at consent lands on the callback with error=access_denied', async () => {
+    const watched = await open();
+    const { page } = watched;
+    const auth = authorizationRequest(stack.hydra.publicUrl, { client, scope: 'openid' });
+    await page.goto(auth.url.href);
+    await page.waitForURL((url) => url.pathname === '/login');
+    await page.fill('#email', DEMO_USER.email);
+    await page.fill('#password', DEMO_USER.password);
+    await Promise.all([page.waitForURL((url) => url.pathname === '/consent'), page.click('#accept')]);
+    await Promise.all([page.waitForURL((url) => url.href.startsWith(callback.callbackUrl)), page.click('#reject')]);
+    expect(new URL(page.url()).searchParams.get('error')).toBe('access_denied');
+    expectNoProblems(watched);
+  });
+
+  it('logout "No" keeps the session', async () => {
+    const watched = await open();
+    const { page } = watched;
+    const auth = authorizationRequest(stack.hydra.publicUrl, { client, scope: 'openid' });
+    await page.goto(auth.url.href);
+    await page.waitForURL((url) => url.pathname === '/login');
+    await page.fill('#email', DEMO_USER.email);
+    await page.fill('#password', DEMO_USER.password);
+    await page.check('#remember');
+    await Promise.all([page.waitForURL((url) => url.pathname === '/consent'), page.click('#accept')]);
+    await Promise.all([page.waitForURL((url) => url.href.startsWith(callback.callbackUrl)), page.click('#accept')]);
+    const code = new URL(page.url()).searchParams.get('code')!;
+    const http = new OAuthDriver({ hydraPublicUrl: stack.hydra.publicUrl, appBaseUrl: stack.app.baseUrl });
+    const tokens = await http.exchangeCode(client, code, auth.codeVerifier);
+
+    await page.goto(logoutUrl(stack.hydra.publicUrl, { idToken: tokens.id_token, postLogoutRedirectUri: callback.postLogoutUrl }).href);
+    await page.waitForURL((url) => url.pathname === '/logout');
+    await Promise.all([page.waitForLoadState('load'), page.click('#reject')]);
+    expect(new URL(page.url()).origin).toBe(stack.app.baseUrl);
+    await screenshot(page, 'logout-cancelled');
+
+    await page.goto(authorizationRequest(stack.hydra.publicUrl, { client, scope: 'openid' }).url.href);
+    await page.waitForURL((url) => url.pathname === '/consent');
+    expectNoProblems(watched);
+  });
+
+  it('a Hydra error redirect shows our error page', async () => {
+    const watched = await open();
+    const { page } = watched;
+    const bad = authorizationRequest(stack.hydra.publicUrl, { client: { ...client, client_id: 'no-such-client' }, scope: 'openid' });
+    await page.goto(bad.url.href);
+    await page.waitForURL((url) => url.pathname === '/error');
+    expect(new URL(page.url()).searchParams.get('error')).toBe('invalid_client');
+    await expect.poll(() => page.textContent('body')).toContain('invalid_client');
+    await screenshot(page, 'error');
+    expectNoProblems(watched);
+  });
+});
