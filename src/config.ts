@@ -61,7 +61,10 @@ const schema = z.object({
   LOGIN_RATE_LIMIT_WINDOW: z.coerce.number().int().min(1).default(15 * 60),
   /** Seconds a SIGTERM waits for in-flight requests before closing them. */
   SHUTDOWN_TIMEOUT: z.coerce.number().int().min(0).default(10),
-  /** Demo relying party (/demo): Hydra's public URL as the browser sees it (the issuer). */
+  /**
+   * Hydra's public URL as the browser sees it (the issuer). The logout page's CSP names its origin
+   * (Hydra gives the logout request_url as a bare path); the demo uses it as the issuer.
+   */
   HYDRA_PUBLIC_URL: httpUrl.optional(),
   /** Hydra's public URL for back-channel calls from this app, when it differs (e.g. a compose service name). */
   HYDRA_PUBLIC_INTERNAL_URL: httpUrl.optional(),

@@ -1,6 +1,6 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from './support/app.js';
+import { ADMIN_TOKEN, startStack, type Stack } from './support/app.js';
 import { chromiumOrSkip, launchChromium, screenshot, watchedContext, type WatchedContext } from './support/browser.js';
 import { hydraBinaryOrSkip } from './support/hydra.js';
 import {
@@ -175,6 +175,18 @@ describe.skipIf(!hydraBin || !chromiumPath)('our pages in chromium against a rea
     expect(new URL(page.url()).searchParams.get('error')).toBe('invalid_client');
     await expect.poll(() => page.textContent('body')).toContain('invalid_client');
     await screenshot(page, 'error');
+    expectNoProblems(watched);
+  });
+
+  it('the admin console signs in with the token and lists the clients, within the CSP', async () => {
+    const watched = await open();
+    const { page } = watched;
+    await page.goto(`${stack.app.baseUrl}/admin/clients`);
+    await page.waitForURL((url) => url.pathname === '/admin/login');
+    await page.fill('#token', ADMIN_TOKEN);
+    await Promise.all([page.waitForURL((url) => url.pathname === '/admin/clients'), page.click('#sign-in')]);
+    await expect.poll(() => page.textContent('body')).toContain('e2e browser');
+    await screenshot(page, 'admin-clients');
     expectNoProblems(watched);
   });
 });
