@@ -45,6 +45,10 @@ export function createApp(deps: AppDeps) {
   app.set('views', path.join(ROOT, 'views'));
   app.set('view engine', 'ejs');
   app.set('view cache', true);
+  // Flow pages are no-store and unique (CSRF token): an ETag is a SHA-1 of every page for nothing.
+  app.set('etag', false);
+  // Absolute includes ('/partials/head') resolve against root without EJS's fs.existsSync per include.
+  app.set('view options', { root: path.join(ROOT, 'views') });
   app.locals.base = config.basePath;
 
   const site = express.Router();

@@ -141,8 +141,8 @@ export function errorHandler(): ErrorRequestHandler {
     const cause = err instanceof Error ? { type: err.name, message: err.message } : { type: typeof err, message: String(err) };
     // A bug: its stack goes to the log (never to the client).
     if (view.status === 500) req.log?.error({ err: cause, stack: err instanceof Error ? err.stack : undefined }, 'unexpected error');
-    // Everything else is one access-log line that carries the cause (pino-http reads res.err).
-    (res as unknown as { err?: unknown }).err = cause;
+    // Everything else is one access-log line that carries the cause (requestLogger reads res.err).
+    res.err = cause;
     if (view.redirectTo) {
       res.redirect(view.redirectTo);
       return;

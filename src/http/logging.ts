@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { pino, type DestinationStream, type Logger } from 'pino';
-import { pinoHttp } from 'pino-http';
+import type { RequestHandler } from 'express';
 
 /** Query parameters whose values are secrets or one-time credentials: never logged. */
 const SECRET_PARAM = /(_challenge|_verifier|_hint|^code|^token|^state|^password|^challenge|secret|^access_token|^refresh_token|^id_token)$/i;
@@ -107,41 +106,60 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
  * One access-log line per request, with a request id (taken from X-Request-Id when it looks sane,
  * otherwise new) that is sent back in X-Request-Id. Only the method, the redacted URL and the
  * status are logged: no headers, so no cookies or authorization.
+ *
+ * The access line is built here from those few fields, so it needs no key-based redaction, which
+ * costs ~20 µs a line with REDACT_PATHS (pino walks every path, wildcards included): it goes
+ * through a child logger without it. req.log, for the app's own events, keeps full redaction and
+ * is only created when something logs through it.
  */
-export function requestLogger(logger: Logger) {
-  return pinoHttp({
-    logger,
-    genReqId(req: IncomingMessage, res: ServerResponse) {
-      const incoming = req.headers['x-request-id'];
-      const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-      res.setHeader('X-Request-Id', id);
-      return id;
-    },
-    // Our serializers get the raw objects and pick the few fields above; the standard ones would
-    // copy headers and, for a plain `err` object, replace its type with "Object".
-    serializers: {
-      req: (req: IncomingMessage & { id?: unknown }) => ({
-        id: req.id,
-        method: req.method,
-        url: redactUrl(req.originalUrl ?? req.url),
-      }),
-      res: (res: ServerResponse) => ({ statusCode: res.statusCode }),
-      // Type and message only: stacks are for bugs, which the error handler logs separately.
-      err: (err: { type?: string; name?: string; message?: string }) => ({ type: err.type ?? err.name, message: err.message }),
-    },
-    customLogLevel(_req, res) {
-      if (res.statusCode >= 500) return 'error';
-      return res.statusCode >= 400 ? 'warn' : 'info';
-    },
-    // The error handler puts the cause on res.err, so a failed request is still one line.
-    customErrorMessage: (_req, res, err) => `${res.statusCode} ${err.message}`,
-    quietReqLogger: true,
-    wrapSerializers: false,
-  });
+export function requestLogger(logger: Logger): RequestHandler {
+  const access = logger.child({}, { redact: { paths: [], censor: REDACTED } });
+  return (req, res, next) => {
+    const incoming = req.headers['x-request-id'];
+    const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.setHeader('X-Request-Id', id);
+    req.id = id;
+    let child: Logger | undefined;
+    const log = () => (child ??= logger.child({ reqId: id }));
+    Object.defineProperty(req, 'log', { get: log, configurable: true });
+    Object.defineProperty(res, 'log', { get: log, configurable: true });
+    const start = Date.now();
+    const finish = () => {
+      res.off('finish', finish);
+      res.off('close', finish);
+      const status = res.statusCode;
+      const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+      const line: Record<string, unknown> = {
+        reqId: id,
+        req: { id, method: req.method, url: redactUrl(req.originalUrl ?? req.url) },
+        res: { statusCode: status },
+        responseTime: Date.now() - start,
+      };
+      const err = res.err as { type?: string; name?: string; message?: string } | undefined;
+      if (err) {
+        line.err = { type: err.type ?? err.name, message: err.message };
+        access[level](line, `${status} ${err.message}`);
+      } else {
+        access[level](line, 'request completed');
+      }
+    };
+    res.on('finish', finish);
+    res.on('close', finish);
+    next();
+  };
 }
 
 declare module 'node:http' {
   interface IncomingMessage {
     originalUrl?: string;
+    /** The request id (X-Request-Id), set by requestLogger. */
+    id: string;
+    /** A logger bound to this request's id, with full redaction. */
+    log: Logger;
+  }
+  interface ServerResponse {
+    /** What went wrong, put here by the error handler for the access line. */
+    err?: unknown;
+    log: Logger;
   }
 }

@@ -10,8 +10,23 @@ export function safeHttpUrl(value: unknown): string | undefined {
   return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : undefined;
 }
 
+// scheme://authority: all an origin depends on. The rest (a request_url's long query) only
+// costs parsing time, and the same few prefixes come back on every page.
+const SCHEME_AUTHORITY = /^[a-z][a-z0-9+.-]*:\/\/[^/?#\\]*/i;
+const sources = new Map<string, string | undefined>();
+
 /** CSP source for a redirect target: its origin for http(s), its scheme for a native app, nothing for script-ish schemes. */
 export function cspSourceFor(value: string): string | undefined {
+  const key = SCHEME_AUTHORITY.exec(value)?.[0] ?? value;
+  if (sources.has(key)) return sources.get(key);
+  const source = parseCspSource(key);
+  // Bounded: a deployment has a handful of clients; anything past that is not worth keeping.
+  if (sources.size >= 1000) sources.clear();
+  sources.set(key, source);
+  return source;
+}
+
+function parseCspSource(value: string): string | undefined {
   let url: URL;
   try {
     url = new URL(value);

@@ -1,3 +1,4 @@
+import { fetchTransport, nodeTransport, TransportTimeoutError, type TransportResponse } from './transport.js';
 import { HydraError, HydraUnavailableError, UnsupportedOperationError, parseErrorBody } from './errors.js';
 import type {
   AcceptConsentRequest,
@@ -130,7 +131,7 @@ export interface HydraAdminOptions {
   timeoutMs: number;
   /** Sent as `Authorization: Bearer` (Ory Network, or an admin API behind a gateway). */
   token?: string;
-  /** For tests; defaults to Node's fetch, whose global agent keeps connections alive. */
+  /** For tests: a fetch() to send through instead of the default node:http transport. */
   fetch?: typeof fetch;
 }
 
@@ -147,9 +148,12 @@ export type HydraAdmin = ReturnType<typeof createHydraAdmin>;
 export function createHydraAdmin(options: HydraAdminOptions) {
   const { apiVersion: version, timeoutMs } = options;
   const base = options.baseUrl.replace(/\/+$/, '');
-  const doFetch = options.fetch ?? fetch;
+  // Parsed once; each call only appends its path and query.
+  const origin = new URL(base);
+  const basePath = origin.pathname.replace(/\/+$/, '');
+  const transport = options.fetch ? fetchTransport(options.fetch) : nodeTransport;
 
-  async function send(operation: OperationName, call: Call = {}): Promise<Response & { bodyText: string }> {
+  async function send(operation: OperationName, call: Call = {}): Promise<TransportResponse> {
     const spec: { method: string; only?: ApiVersion } = OPERATIONS[operation];
     if (spec.only && spec.only !== version) {
       throw new UnsupportedOperationError(
@@ -158,9 +162,12 @@ export function createHydraAdmin(options: HydraAdminOptions) {
         'Hydra v2 removed this endpoint; run `hydra janitor` to flush inactive tokens',
       );
     }
-    const url = new URL(base + operationPath(operation, version, call.params));
+    let path = basePath + operationPath(operation, version, call.params);
+    let separator = '?';
     for (const [key, value] of Object.entries(call.query ?? {})) {
-      if (value !== undefined && value !== '') url.searchParams.set(key, String(value));
+      if (value === undefined || value === '') continue;
+      path += `${separator}${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`;
+      separator = '&';
     }
     const headers: Record<string, string> = { accept: 'application/json' };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
@@ -175,19 +182,14 @@ export function createHydraAdmin(options: HydraAdminOptions) {
       body = form.toString();
     }
 
-    const signal = AbortSignal.timeout(timeoutMs);
-    let response: Response;
-    let bodyText: string;
+    let response: TransportResponse;
     try {
-      response = await doFetch(url, { method: spec.method, headers, body, signal, redirect: 'manual' });
-      // Reading the body is part of the call: a connection cut mid-response fails here.
-      bodyText = await response.text();
+      response = await transport({ method: spec.method, origin, path, headers, body, timeoutMs });
     } catch (err) {
-      const timedOut = signal.aborted || (err instanceof Error && err.name === 'TimeoutError');
-      throw new HydraUnavailableError(operation, timedOut ? 'timeout' : 'unreachable', { cause: err });
+      throw new HydraUnavailableError(operation, err instanceof TransportTimeoutError ? 'timeout' : 'unreachable', { cause: err });
     }
-    if (!response.ok) {
-      const parsed = parseErrorBody(bodyText);
+    if (response.status < 200 || response.status > 299) {
+      const parsed = parseErrorBody(response.body);
       throw new HydraError(
         operation,
         response.status,
@@ -196,13 +198,13 @@ export function createHydraAdmin(options: HydraAdminOptions) {
         parsed.redirectTo,
       );
     }
-    return Object.assign(response, { bodyText });
+    return response;
   }
 
   async function json<T>(operation: OperationName, call?: Call): Promise<T> {
     const response = await send(operation, call);
     try {
-      return JSON.parse(response.bodyText) as T;
+      return JSON.parse(response.body) as T;
     } catch (err) {
       throw new HydraUnavailableError(operation, 'unreachable', { cause: err });
     }
@@ -220,7 +222,7 @@ export function createHydraAdmin(options: HydraAdminOptions) {
     const response = await send(operation, { query: { ...query, ...pagingQuery } });
     let items: unknown;
     try {
-      items = JSON.parse(response.bodyText);
+      items = JSON.parse(response.body);
     } catch (err) {
       throw new HydraUnavailableError(operation, 'unreachable', { cause: err });
     }
@@ -239,12 +241,9 @@ export function createHydraAdmin(options: HydraAdminOptions) {
     /** True when Hydra's admin API answers its readiness probe. */
     async isReady(): Promise<boolean> {
       try {
-        const response = await doFetch(`${base}/health/ready`, {
-          headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        await response.arrayBuffer();
-        return response.ok;
+        const headers: Record<string, string> = options.token ? { authorization: `Bearer ${options.token}` } : {};
+        const response = await transport({ method: 'GET', origin, path: `${basePath}/health/ready`, headers, timeoutMs });
+        return response.status >= 200 && response.status < 300;
       } catch {
         return false;
       }

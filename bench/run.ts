@@ -1,0 +1,273 @@
+/**
+ * `npm run bench`: our production build against Ory's reference app, same fake Hydra, same
+ * machine, same run. See `npm run bench -- --help`. Not a test: it never fails CI, and its
+ * results (.cache/bench/) stay out of git.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startFakeHydraProcess, type FakeHydraProcess } from './fake.js';
+import { measure, type RunMetrics, type Settings } from './load.js';
+import { runMemory } from './memory.js';
+import { runProfile } from './profile.js';
+import { goals, markdown, ratios, summarise } from './report.js';
+import { scenarios as allScenarios, type Pools } from './scenarios.js';
+import { buildOurs, CACHE, ensureReference, REFERENCE_PACKAGE, ROOT, startOurs, startReference, type RunningTarget, type TargetName } from './targets.js';
+import { csrfPairs, verifyTarget } from './verify.js';
+
+const HELP = `npm run bench -- [options]
+
+Load (default):
+  --rounds N          rounds, targets interleaved A B A B (3)
+  --duration S        measured seconds per run (10)
+  --warmup S          warm-up seconds before each run (3)
+  --connections N     concurrent connections (50)
+  --latency MS        fake Hydra answers after MS milliseconds (0)
+  --hash-rate N       login POSTs per second behind "render while hashing" (10)
+  --scenarios a,b     login-render, consent-render, skip-login, login-post, render-while-hashing
+  --targets a,b       ours, reference
+  --pool N            challenges seeded per kind (2000)
+  --log FILE          where the servers' stdout (access logs) goes (/dev/null)
+  --out FILE          JSON results (.cache/bench/latest.json)
+  --no-build          use dist/ as it is
+  --ours-root DIR     run "ours" from another checkout (built there)
+  --candidate DIR     also run a third target, "candidate": ours from another checkout (a patch
+                      under evaluation, built there), interleaved, with candidate ÷ ours ratios
+
+Memory (--memory, or npm run bench:memory):
+  --flows N           complete login+consent flows measured (10000)
+  --warmup-flows N    flows before the baseline (1000)
+  --concurrency N     flows in flight (8)
+
+CPU profile (--profile): ours under the login-render load, node --cpu-prof, then a summary.
+  --profile-target T  ours or reference (ours)`;
+
+const { values: args } = parseArgs({
+  options: {
+    help: { type: 'boolean' },
+    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '50' },
+    latency: { type: 'string', default: '0' },
+    'hash-rate': { type: 'string', default: '10' },
+    scenarios: { type: 'string' },
+    targets: { type: 'string', default: 'ours,reference' },
+    pool: { type: 'string', default: '2000' },
+    log: { type: 'string', default: '/dev/null' },
+    out: { type: 'string', default: path.join(CACHE, 'latest.json') },
+    'no-build': { type: 'boolean' },
+    'ours-root': { type: 'string' },
+    candidate: { type: 'string' },
+    memory: { type: 'boolean' },
+    flows: { type: 'string', default: '10000' },
+    'warmup-flows': { type: 'string', default: '1000' },
+    concurrency: { type: 'string', default: '8' },
+    profile: { type: 'boolean' },
+    'profile-target': { type: 'string', default: 'ours' },
+  },
+  allowPositionals: false,
+});
+
+function int(name: string, value: string | undefined, min = 0): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) {
+    console.error(`--${name} must be an integer ≥ ${min}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const log = (message: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
+
+function machine() {
+  const cpu = cpus();
+  return {
+    cpus: cpu.length,
+    cpuModel: cpu[0]?.model ?? 'unknown',
+    memoryGB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    kernel: release(),
+    loadavg: loadavg().map((l) => Number(l.toFixed(2))),
+  };
+}
+
+async function seedPools(fake: FakeHydraProcess, size: number): Promise<Pools> {
+  return {
+    login: await fake.seedLogin(size),
+    skip: await fake.seedLogin(size, { skip: true, subject: 'bench-user' }),
+    consent: await fake.seedConsent(size, { subject: 'bench-user' }),
+    csrf: new Map(),
+  };
+}
+
+const oursRoot = args['ours-root'] ? path.resolve(args['ours-root']) : undefined;
+const candidateRoot = args.candidate ? path.resolve(args.candidate) : undefined;
+
+async function runLoad(): Promise<void> {
+  const settings: Settings = {
+    connections: int('connections', args.connections, 1),
+    duration: int('duration', args.duration, 1),
+    warmup: int('warmup', args.warmup),
+  };
+  const rounds = int('rounds', args.rounds, 1);
+  const latency = int('latency', args.latency);
+  const hashRate = int('hash-rate', args['hash-rate'], 1);
+  const poolSize = int('pool', args.pool, 1);
+  const wantedTargets = new Set((args.targets ?? '').split(',').map((t) => t.trim()).filter(Boolean));
+  for (const t of wantedTargets) if (t !== 'ours' && t !== 'reference') throw new Error(`unknown target ${t}`);
+  if (candidateRoot) wantedTargets.add('candidate');
+  const wanted = args.scenarios ? new Set(args.scenarios.split(',').map((s) => s.trim())) : undefined;
+  const known = allScenarios(hashRate);
+  for (const id of wanted ?? []) if (!known.some((s) => s.id === id)) throw new Error(`unknown scenario ${id}`);
+  const scenarios = known
+    .filter((s) => !wanted || wanted.has(s.id))
+    // A candidate runs wherever ours does, right after it.
+    .map((s) => ({ ...s, targets: s.targets.flatMap((t): TargetName[] => (t === 'ours' ? ['ours', 'candidate'] : [t])).filter((t) => wantedTargets.has(t)) }))
+    .filter((s) => s.targets.length > 0);
+
+  const startedAt = new Date().toISOString();
+  const machineBefore = machine();
+  log(`machine: ${machineBefore.cpus} × ${machineBefore.cpuModel}, load ${machineBefore.loadavg.join(' ')}`);
+  if ((machineBefore.loadavg[0] ?? 0) > machineBefore.cpus * 0.5) log('warning: the machine is busy; absolute figures will be noisy, ratios less so');
+
+  if (wantedTargets.has('ours') && !args['no-build']) {
+    log(`building ours (npm run build${oursRoot ? ` in ${oursRoot}` : ''})`);
+    buildOurs(oursRoot);
+  }
+  if (candidateRoot && !args['no-build']) {
+    log(`building candidate (npm run build in ${candidateRoot})`);
+    buildOurs(candidateRoot);
+  }
+  if (wantedTargets.has('reference')) ensureReference();
+
+  mkdirSync(CACHE, { recursive: true });
+  const fake = await startFakeHydraProcess();
+  const targets = new Map<TargetName, RunningTarget>();
+  try {
+    await fake.setLatency(latency);
+    const pools = await seedPools(fake, poolSize);
+    log(`fake Hydra ${fake.url} (latency ${latency} ms), ${poolSize} challenges per kind`);
+    if (wantedTargets.has('ours')) targets.set('ours', await startOurs({ hydraUrl: fake.url, logFile: args.log!, oursRoot }));
+    if (candidateRoot) targets.set('candidate', await startOurs({ hydraUrl: fake.url, logFile: args.log!, oursRoot: candidateRoot, name: 'candidate' }));
+    if (wantedTargets.has('reference')) targets.set('reference', await startReference({ hydraUrl: fake.url, logFile: args.log! }));
+    for (const target of targets.values()) {
+      const posts = target.name !== 'reference';
+      await verifyTarget(target, pools, posts);
+      log(`${target.name} on ${target.url} (pid ${target.pid}): login 200 with form, consent 200 with form, skip 302${posts ? ', login POST 302' : ''}`);
+      // Each of our processes signs its CSRF cookie with its own SESSION_SECRET.
+      if (posts) pools.csrf.set(target.name, await csrfPairs(target, pools, settings.connections));
+    }
+
+    const runs: RunMetrics[] = [];
+    // Scenario by scenario, rounds interleaving the targets (A B A B …). The hashing scenarios
+    // come last: argon2's memory stays in the allocator and would inflate later RSS figures.
+    for (const scenario of scenarios) {
+      for (let round = 1; round <= rounds; round++) {
+        for (const name of scenario.targets) {
+          const target = targets.get(name)!;
+          const run = await measure(target, scenario, pools, settings, fake, round);
+          runs.push(run);
+          log(
+            `round ${round} ${scenario.id.padEnd(20)} ${name.padEnd(9)} ${run.reqPerSec.toFixed(0).padStart(6)} req/s  p50 ${run.latencyMs.p50} ms  p99 ${run.latencyMs.p99} ms  ` +
+              `${run.cpuMsPerReq.toFixed(3)} CPU ms/req  ${run.peakRssMB.toFixed(0)} MB  hydra conns ${run.hydraConnections}  load ${run.loadavg1.toFixed(1)}` +
+              (run.unexpected > 0 ? `  UNEXPECTED ${run.unexpected} ${JSON.stringify(run.statusCounts)}` : '') +
+              (run.background ? `  [POSTs ${run.background.reqPerSec.toFixed(1)}/s p99 ${run.background.latencyMs.p99} ms]` : ''),
+          );
+        }
+      }
+    }
+
+    const summaries = summarise(runs, scenarios);
+    const ratioList = [
+      ...ratios(runs, scenarios, 'ours', 'reference'),
+      ...ratios(runs, scenarios, 'candidate', 'ours'),
+      ...ratios(runs, scenarios, 'candidate', 'reference'),
+    ];
+    const goalList = [...goals(summaries, ratioList, 'ours'), ...(candidateRoot ? goals(summaries, ratioList, 'candidate') : [])];
+    const machineAfter = machine();
+    const table = markdown(summaries, ratioList, goalList);
+    const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
+    console.log(`\n## Benchmark: ours vs ${REFERENCE_PACKAGE}\n`);
+    console.log(
+      `${startedAt} · ${machineBefore.cpus} × ${machineBefore.cpuModel}, ${machineBefore.memoryGB} GB, Node ${machineBefore.node} · ` +
+        `${settings.connections} connections, ${settings.duration} s after ${settings.warmup} s warm-up, ${rounds} rounds (medians), fake Hydra latency ${latency} ms · ` +
+        `load average ${machineBefore.loadavg[0]} → ${machineAfter.loadavg[0]}\n`,
+    );
+    console.log(table);
+    const out = path.resolve(ROOT, args.out!);
+    mkdirSync(path.dirname(out), { recursive: true });
+    const json = {
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      command,
+      reference: REFERENCE_PACKAGE,
+      machine: { ...machineBefore, loadavgAfter: machineAfter.loadavg },
+      settings: { ...settings, rounds, latencyMs: latency, hashRate, poolSize, oursRoot, candidateRoot },
+      summaries,
+      ratios: ratioList,
+      goals: goalList,
+      runs,
+      markdown: table,
+    };
+    writeFileSync(out, `${JSON.stringify(json, null, 2)}\n`);
+    writeFileSync(path.join(path.dirname(out), `bench-${startedAt.replace(/[:.]/g, '-')}.json`), `${JSON.stringify(json, null, 2)}\n`);
+    console.log(`\nJSON: ${path.relative(ROOT, out)}`);
+  } finally {
+    for (const target of targets.values()) await target.stop();
+    await fake.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  if (args.help) {
+    console.log(HELP);
+    return;
+  }
+  if (args.memory) {
+    if (!args['no-build']) {
+      log('building ours (npm run build)');
+      buildOurs(oursRoot);
+    }
+    await runMemory({
+      oursRoot,
+      flows: int('flows', args.flows, 1),
+      warmupFlows: int('warmup-flows', args['warmup-flows']),
+      concurrency: int('concurrency', args.concurrency, 1),
+      latency: int('latency', args.latency),
+      logFile: args.log!,
+      log,
+    });
+    return;
+  }
+  if (args.profile) {
+    const target = args['profile-target'];
+    if (target !== 'ours' && target !== 'reference') throw new Error('--profile-target must be ours or reference');
+    if (target === 'ours' && !args['no-build']) {
+      log('building ours (npm run build)');
+      buildOurs(oursRoot);
+    }
+    await runProfile({
+      oursRoot,
+      target,
+      connections: int('connections', args.connections, 1),
+      duration: int('duration', args.duration, 1),
+      warmup: int('warmup', args.warmup),
+      latency: int('latency', args.latency),
+      scenario: args.scenarios ?? 'login-render',
+      logFile: args.log!,
+      log,
+    });
+    return;
+  }
+  await runLoad();
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    process.exit(1);
+  },
+);
