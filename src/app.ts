@@ -48,7 +48,8 @@ export function createApp(deps: AppDeps) {
   // Flow pages are no-store and unique (CSRF token): an ETag is a SHA-1 of every page for nothing.
   app.set('etag', false);
   // Absolute includes ('/partials/head') resolve against root without EJS's fs.existsSync per include.
-  app.set('view options', { root: path.join(ROOT, 'views') });
+  // Line tracking (compileDebug) names the template line in a render error; production skips its cost.
+  app.set('view options', { root: path.join(ROOT, 'views'), compileDebug: !config.production });
   app.locals.base = config.basePath;
 
   const site = express.Router();

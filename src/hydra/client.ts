@@ -1,4 +1,4 @@
-import { fetchTransport, nodeTransport, TransportTimeoutError, type TransportResponse } from './transport.js';
+import { nodeTransport, TransportTimeoutError, type TransportResponse } from './transport.js';
 import { HydraError, HydraUnavailableError, UnsupportedOperationError, parseErrorBody } from './errors.js';
 import type {
   AcceptConsentRequest,
@@ -131,8 +131,6 @@ export interface HydraAdminOptions {
   timeoutMs: number;
   /** Sent as `Authorization: Bearer` (Ory Network, or an admin API behind a gateway). */
   token?: string;
-  /** For tests: a fetch() to send through instead of the default node:http transport. */
-  fetch?: typeof fetch;
 }
 
 interface Call {
@@ -151,7 +149,6 @@ export function createHydraAdmin(options: HydraAdminOptions) {
   // Parsed once; each call only appends its path and query.
   const origin = new URL(base);
   const basePath = origin.pathname.replace(/\/+$/, '');
-  const transport = options.fetch ? fetchTransport(options.fetch) : nodeTransport;
 
   async function send(operation: OperationName, call: Call = {}): Promise<TransportResponse> {
     const spec: { method: string; only?: ApiVersion } = OPERATIONS[operation];
@@ -184,7 +181,7 @@ export function createHydraAdmin(options: HydraAdminOptions) {
 
     let response: TransportResponse;
     try {
-      response = await transport({ method: spec.method, origin, path, headers, body, timeoutMs });
+      response = await nodeTransport({ method: spec.method, origin, path, headers, body, timeoutMs });
     } catch (err) {
       throw new HydraUnavailableError(operation, err instanceof TransportTimeoutError ? 'timeout' : 'unreachable', { cause: err });
     }
@@ -242,7 +239,7 @@ export function createHydraAdmin(options: HydraAdminOptions) {
     async isReady(): Promise<boolean> {
       try {
         const headers: Record<string, string> = options.token ? { authorization: `Bearer ${options.token}` } : {};
-        const response = await transport({ method: 'GET', origin, path: `${basePath}/health/ready`, headers, timeoutMs });
+        const response = await nodeTransport({ method: 'GET', origin, path: `${basePath}/health/ready`, headers, timeoutMs });
         return response.status >= 200 && response.status < 300;
       } catch {
         return false;

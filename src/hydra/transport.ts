@@ -110,19 +110,3 @@ export const nodeTransport: Transport = async (request) => {
     throw err;
   }
 };
-
-/** A transport over a fetch() implementation (a test double, or undici with its own dispatcher). */
-export function fetchTransport(doFetch: typeof fetch): Transport {
-  return async ({ method, origin, path, headers, body, timeoutMs }) => {
-    const url = new URL(path, origin);
-    const signal = AbortSignal.timeout(timeoutMs);
-    try {
-      const response = await doFetch(url, { method, headers, body, signal, redirect: 'manual' });
-      // Reading the body is part of the call: a connection cut mid-response fails here.
-      return { status: response.status, statusText: response.statusText, headers: response.headers, body: await response.text() };
-    } catch (err) {
-      if (signal.aborted) throw new TransportTimeoutError(`no answer within ${timeoutMs} ms`, { cause: err });
-      throw err;
-    }
-  };
-}
