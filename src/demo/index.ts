@@ -165,6 +165,11 @@ export function demoRouter(deps: AppDeps): Router {
     return described;
   }
 
+  /** The step shown when openid-client could not fetch Hydra's OpenID configuration. */
+  function discoveryFailed(req: Request, err: unknown): Step {
+    return errorStep('Discovery', 'The app fetched Hydra\'s OpenID configuration.', logFailure(req, 'Discovery', err));
+  }
+
   async function introspection(req: Request, token: string, what: string): Promise<Step> {
     const wire = `The app asked Hydra's admin API (POST ${introspectUrl}) about the ${what}, as a resource server would.`;
     try {
@@ -305,7 +310,7 @@ export function demoRouter(deps: AppDeps): Router {
     try {
       rp = await oidc.rp();
     } catch (err) {
-      steps.push(errorStep('Discovery', 'The app fetched Hydra\'s OpenID configuration.', logFailure(req, 'Discovery', err)));
+      steps.push(discoveryFailed(req, err));
       return renderResult(req, res, 'Sign-in did not complete', steps, 502);
     }
     const exchange = `The app sent the code and the PKCE code_verifier to Hydra's token endpoint (POST ${tokenEndpoint(rp)}, client_secret_basic) over the back channel.`;
@@ -352,7 +357,7 @@ export function demoRouter(deps: AppDeps): Router {
     try {
       rp = await oidc.rp();
     } catch (err) {
-      return renderResult(req, res, 'Refresh did not happen', [errorStep('Discovery', 'The app fetched Hydra\'s OpenID configuration.', logFailure(req, 'Discovery', err))], 502);
+      return renderResult(req, res, 'Refresh did not happen', [discoveryFailed(req, err)], 502);
     }
     const wire = `The app sent the refresh token to Hydra's token endpoint (POST ${tokenEndpoint(rp)}, grant_type=refresh_token) over the back channel; no browser redirect was needed.`;
     let response: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
@@ -391,7 +396,7 @@ export function demoRouter(deps: AppDeps): Router {
     try {
       rp = await oidc.rp();
     } catch (err) {
-      return renderResult(req, res, 'Log out did not start', [errorStep('Discovery', 'The app fetched Hydra\'s OpenID configuration.', logFailure(req, 'Discovery', err))], 502);
+      return renderResult(req, res, 'Log out did not start', [discoveryFailed(req, err)], 502);
     }
     const state = client.randomState();
     session.logoutState = state;
@@ -428,7 +433,7 @@ export function demoRouter(deps: AppDeps): Router {
     try {
       m2m = await oidc.m2m();
     } catch (err) {
-      return renderResult(req, res, 'Client credentials', [errorStep('Discovery', 'The app fetched Hydra\'s OpenID configuration.', logFailure(req, 'Discovery', err))], 502);
+      return renderResult(req, res, 'Client credentials', [discoveryFailed(req, err)], 502);
     }
     if (!m2m) {
       return renderResult(req, res, 'Client credentials', [
