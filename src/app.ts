@@ -63,7 +63,7 @@ export function createApp(deps: AppDeps) {
   app.use(requestLogger(deps.logger));
   app.use(securityHeaders(config));
   site.use('/assets', express.static(path.join(ROOT, 'public'), { maxAge: '1h', index: false }));
-  site.use(healthRouter(deps.hydra, deps.redis));
+  site.use('/health', healthRouter(deps.hydra, deps.redis));
   site.use(cookieParser(config.sessionSecret));
 
   // The flows Hydra sends the browser to: urls.login, urls.consent, urls.logout, urls.error.

@@ -8,10 +8,10 @@ import type { RedisConnection } from './redis.js';
  */
 export function healthRouter(hydra: HydraAdmin, redis?: RedisConnection): Router {
   const router = Router();
-  router.get('/health/alive', (_req, res) => {
+  router.get('/alive', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  router.get('/health/ready', async (_req, res) => {
+  router.get('/ready', async (_req, res) => {
     const hydraReady = await hydra.isReady();
     const redisReady = redis ? redis.isReady() : undefined;
     const ready = hydraReady && redisReady !== false;

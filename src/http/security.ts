@@ -35,6 +35,9 @@ export function securityHeaders(config: Config): RequestHandler {
     referrerPolicy: { policy: 'no-referrer' },
     xFrameOptions: { action: 'deny' },
     crossOriginEmbedderPolicy: false,
+    // For IE8 downloads and Flash/Acrobat cross-domain files: nothing here serves either.
+    xDownloadOptions: false,
+    xPermittedCrossDomainPolicies: false,
   });
 }
 
