@@ -1,9 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
-import { rateLimit, type RateLimitRequestHandler, type Store } from 'express-rate-limit';
-import type { Config } from '../config.js';
 import { HttpError } from '../http/errors.js';
-import { rateLimitStore, TooManyAttemptsError } from '../http/rate-limit.js';
 import { adminUrl, field } from './view.js';
 
 declare module 'express-session' {
@@ -26,34 +23,13 @@ export function tokenVerifier(token: string): (candidate: string) => Promise<boo
   return async (candidate) => timingSafeEqual(await sha256(candidate), await expected);
 }
 
-/** Marks this request as a failed sign-in: the only kind the limiter counts. */
+/** Marks this request as a failed sign-in: the only kind the limits count. */
 function countFailure(res: Response): void {
   res.locals.adminAuthFailed = true;
 }
 
-/**
- * Limits failed admin sign-ins (wrong token on /admin/login, wrong bearer token) per client IP:
- * LOGIN_RATE_LIMIT_PER_IP failures per LOGIN_RATE_LIMIT_WINDOW; successful requests do not count.
- * Without a `store` the counters live in this process; pass rateLimitStore('admin-login:ip', redis)
- * to share them between instances.
- */
-export function adminLoginLimiter(config: Pick<Config, 'rateLimit'>, store: Store = rateLimitStore('admin-login:ip')): RateLimitRequestHandler {
-  return rateLimit({
-    windowMs: config.rateLimit.windowMs,
-    limit: config.rateLimit.perIp,
-    // No RateLimit-* headers: a guesser need not know how many tries remain.
-    standardHeaders: false,
-    legacyHeaders: false,
-    skipSuccessfulRequests: true,
-    requestWasSuccessful: (_req, res) => res.locals.adminAuthFailed !== true,
-    store,
-    handler: (req, _res, next) => {
-      const resetTime = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
-      const ms = resetTime ? resetTime.getTime() - Date.now() : config.rateLimit.windowMs;
-      next(new TooManyAttemptsError(Math.max(1, Math.ceil(ms / 1000))));
-    },
-  });
-}
+/** What the admin sign-in limits count: a wrong token on /admin/login or a wrong bearer token. */
+export const adminAuthFailed = (res: Response): boolean => res.locals.adminAuthFailed === true;
 
 /** The Authorization header's bearer token, '' when the header is there but not a bearer token. */
 function bearerToken(req: Request): string | undefined {
@@ -98,7 +74,7 @@ function renderLogin(res: Response, error?: string): void {
  * The browser side: GET/POST /admin/login and POST /admin/logout, in front of the session guard.
  * Runs after the session and CSRF middleware.
  */
-export function sessionAuthRoutes(verify: (candidate: string) => Promise<boolean>, limiter: RequestHandler, sessionCookie: { name: string; path: string }): Router {
+export function sessionAuthRoutes(verify: (candidate: string) => Promise<boolean>, limit: RequestHandler[], sessionCookie: { name: string; path: string }): Router {
   const router = Router();
 
   router.get('/login', (req, res) => {
@@ -109,7 +85,7 @@ export function sessionAuthRoutes(verify: (candidate: string) => Promise<boolean
     renderLogin(res);
   });
 
-  router.post('/login', limiter, async (req, res) => {
+  router.post('/login', ...limit, async (req, res) => {
     const token = field(req.body, 'token')?.trim() ?? '';
     if (token === '' || !(await verify(token))) {
       countFailure(res);

@@ -2,9 +2,9 @@ import express, { Router, type RequestHandler } from 'express';
 import type { AppDeps } from '../app.js';
 import { csrfProtection } from '../http/csrf.js';
 import { wantsJson } from '../http/errors.js';
-import { rateLimitStore } from '../http/rate-limit.js';
+import { bruteForceLimits } from '../http/rate-limit.js';
 import { SESSION_COOKIE, sessionMiddleware } from '../http/session.js';
-import { adminLoginLimiter, requireAdminSession, requireBearer, sessionAuthRoutes, tokenVerifier } from './auth.js';
+import { adminAuthFailed, requireAdminSession, requireBearer, sessionAuthRoutes, tokenVerifier } from './auth.js';
 import { clientRoutes } from './clients.js';
 import { keyRoutes } from './keys.js';
 import { sessionRoutes } from './sessions.js';
@@ -15,11 +15,6 @@ import { adminUrl } from './view.js';
 /** Admin bodies: a client with a big jwks or metadata is a few kB; 100kb leaves room, no more. */
 const BODY_LIMIT = '100kb';
 
-export interface AdminRouterOptions {
-  /** Failed sign-in limiter; give it a shared store when several instances run. */
-  loginLimiter?: RequestHandler;
-}
-
 /**
  * /admin: Hydra's clients, keys, trusted issuers, sessions and tokens, as a console (HTML, admin
  * session, CSRF) and as a JSON API (bearer ADMIN_TOKEN, no session, no CSRF). A request with an
@@ -27,12 +22,13 @@ export interface AdminRouterOptions {
  * The two never stand in for each other: a console session does not authorize an API call, and a
  * bearer token does not open the console.
  */
-export function adminRouter(deps: AppDeps, options: AdminRouterOptions = {}): Router {
+export function adminRouter(deps: AppDeps): Router {
   const { config } = deps;
   if (!config.adminToken) throw new Error('adminRouter needs ADMIN_TOKEN');
   const verify = tokenVerifier(config.adminToken);
-  // Shared through Redis when REDIS_URL is set, like the flows' login limits.
-  const limiter = options.loginLimiter ?? adminLoginLimiter(config, rateLimitStore('admin-login:ip', deps.redis));
+  // Failed sign-ins per client IP (wrong token in the form or as a bearer), shared through Redis
+  // when REDIS_URL is set, like the flows' login limits. The form and the API share one budget.
+  const limit = bruteForceLimits(config, { name: 'admin-login', redis: deps.redis, failed: adminAuthFailed });
   const bodies: RequestHandler[] = [
     express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 200 }),
     // application/json-patch+json and friends too: PATCH senders use it.
@@ -49,14 +45,14 @@ export function adminRouter(deps: AppDeps, options: AdminRouterOptions = {}): Ro
   resources.use(tokenRoutes(deps));
 
   const api = Router();
-  api.use(limiter, requireBearer(verify), ...bodies, resources);
+  api.use(...limit, requireBearer(verify), ...bodies, resources);
 
   const browser = Router();
   browser.use(
     sessionMiddleware(config, deps.sessionStore),
     ...bodies,
     ...csrfProtection(config),
-    sessionAuthRoutes(verify, limiter, { name: SESSION_COOKIE, path: config.basePath || '/' }),
+    sessionAuthRoutes(verify, limit, { name: SESSION_COOKIE, path: config.basePath || '/' }),
     requireAdminSession,
     methodOverride,
     resources,

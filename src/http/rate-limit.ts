@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { MemoryStore, rateLimit, type Options, type Store } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import type { Config } from '../config.js';
@@ -110,8 +110,8 @@ export interface BruteForceOptions {
   redis?: RedisConnection;
   /** The account a request tries, normalised; undefined skips the per-account limit. */
   account?: (req: Request) => string | undefined;
-  /** Which answers are failed attempts, the only ones that count. Default: 401. */
-  failed?: (status: number) => boolean;
+  /** Which answers are failed attempts, the only ones that count. Default: a 401. */
+  failed?: (res: Response) => boolean;
 }
 
 /**
@@ -123,14 +123,14 @@ export interface BruteForceOptions {
  */
 export function bruteForceLimits(config: Pick<Config, 'rateLimit'>, options: BruteForceOptions): RequestHandler[] {
   const { perIp, perAccount, windowMs } = config.rateLimit;
-  const failed = options.failed ?? ((status: number) => status === 401);
+  const failed = options.failed ?? ((res: Response) => res.statusCode === 401);
   const common = {
     windowMs,
     // No RateLimit-* headers: a guesser need not know how many tries remain.
     standardHeaders: false,
     legacyHeaders: false,
     skipSuccessfulRequests: true,
-    requestWasSuccessful: (_req: Request, res: { statusCode: number }) => !failed(res.statusCode),
+    requestWasSuccessful: (_req: Request, res: Response) => !failed(res),
     handler: (req: Request, _res: unknown, next: (err: unknown) => void) => {
       const resetTime = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
       const ms = resetTime ? resetTime.getTime() - Date.now() : windowMs;
