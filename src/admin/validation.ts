@@ -2,6 +2,7 @@ import { importJWK, type JWK } from 'jose';
 import { z } from 'zod';
 import type { JsonWebKey } from '../hydra/types.js';
 import { HttpError } from '../http/errors.js';
+import { safeHttpUrl } from '../http/urls.js';
 
 /**
  * Edge validation for what the console and the API send to Hydra: only what is cheap and what
@@ -20,10 +21,9 @@ function parseUrl(value: string): URL | undefined {
   }
 }
 
-/** An absolute http(s) URL with a host. */
+/** An absolute http(s) URL (the WHATWG parser refuses one without a host). */
 function isHttpUrl(value: string): boolean {
-  const url = parseUrl(value);
-  return url !== undefined && (url.protocol === 'http:' || url.protocol === 'https:') && url.host !== '';
+  return safeHttpUrl(value) !== undefined;
 }
 
 /**

@@ -3,6 +3,7 @@ import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { hash, verify, type Algorithm, type Options } from '@node-rs/argon2';
 import { z } from 'zod';
+import { safeHttpUrl } from '../http/urls.js';
 import type { User, UserStore } from './store.js';
 
 /**
@@ -56,17 +57,8 @@ export async function hashPassword(password: string): Promise<string> {
 // Accepts every argon2 variant so hashes made by other tools can be imported; new hashes are argon2id.
 const PHC_ARGON2 = /^\$argon2(?:id|i|d)\$(?:v=\d+\$)?m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
 
-function isHttpUrl(value: string): boolean {
-  try {
-    const { protocol } = new URL(value);
-    return protocol === 'https:' || protocol === 'http:';
-  } catch {
-    return false;
-  }
-}
-
 // URL claims end up in links and <img src> on relying parties' pages: only http(s).
-const httpUrl = z.string().refine(isHttpUrl, { error: 'must be an http(s) URL' });
+const httpUrl = z.string().refine((value) => safeHttpUrl(value) !== undefined, { error: 'must be an http(s) URL' });
 
 const profileSchema = z.strictObject({
   name: z.string().optional(),
