@@ -1,11 +1,9 @@
 import { Router } from 'express';
 import type { AppDeps } from '../app.js';
-import { HttpError } from '../http/errors.js';
 import { allowFormTargets } from '../http/security.js';
-import { safeHttpUrl } from '../http/urls.js';
 import { readChallenge } from './challenge.js';
 import { clientView } from './client-view.js';
-import { redirectAsHydraSays } from './redirect.js';
+import { hydraRedirectTarget, redirectAsHydraSays } from './redirect.js';
 
 export function logoutRouter({ hydra, config }: AppDeps): Router {
   const router = Router();
@@ -45,9 +43,7 @@ export function logoutRouter({ hydra, config }: AppDeps): Router {
       // Without HYDRA_PUBLIC_URL the logout page's CSP could not name Hydra's origin in
       // form-action, and Chromium would block a 302 there. A page that moves on by itself is a
       // new navigation, which form-action does not govern.
-      const target = safeHttpUrl(redirect_to);
-      if (!target) throw new HttpError(502, 'The authorization server answered with an unusable redirect.', { expose: true });
-      res.render('continue', { title: 'Signing you out', target });
+      res.render('continue', { title: 'Signing you out', target: hydraRedirectTarget(redirect_to) });
       return;
     }
     // "No": Hydra answers 204 and forgets the request; the session stays, and so do we.
