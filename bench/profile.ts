@@ -33,8 +33,7 @@ interface CpuProfile {
 
 /** Inclusive time of these, outermost call only; each is "name regex @ url regex". */
 const SUSPECTS: Array<[label: string, fn: RegExp, url: RegExp]> = [
-  ['pino-http middleware (request id, child logger)', /^loggingMiddleware$/, /pino-http/],
-  ['pino-http access line on finish', /^onResFinished$/, /pino-http/],
+  ['access logger (request id, access line)', /.*/, /http\/logging\.js/],
   ['pino: all logging', /.*/, /\/pino\/|pino-std-serializers|sonic-boom|fast-redact|quick-format/],
   ['helmet', /.*/, /\/helmet\//],
   ['cookie-parser (+ signature check)', /^cookieParser$/, /cookie-parser/],
