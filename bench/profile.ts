@@ -34,7 +34,7 @@ interface CpuProfile {
 /** Inclusive time of these, outermost call only; each is "name regex @ url regex". */
 const SUSPECTS: Array<[label: string, fn: RegExp, url: RegExp]> = [
   ['access logger (request id, access line)', /.*/, /http\/logging\.js/],
-  ['pino: all logging', /.*/, /\/pino\/|pino-std-serializers|sonic-boom|fast-redact|quick-format/],
+  ['pino: all logging', /.*/, /\/pino\/|pino-std-serializers|sonic-boom|fast-redact|@pinojs\/redact|quick-format/],
   ['helmet', /.*/, /\/helmet\//],
   ['cookie-parser (+ signature check)', /^cookieParser$/, /cookie-parser/],
   ['csurf middleware', /^csrf$/, /\/csurf\//],
