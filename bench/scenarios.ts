@@ -10,7 +10,7 @@ export interface Pools {
   skip: string[];
   /** Non-skip consent requests. */
   consent: string[];
-  /** csurf's token is reusable with its secret cookie, so a pair can be sent again and again. */
+  /** A CSRF token stays valid with its secret cookie (ours and csurf's), so a pair can be sent again and again. */
   csrf: Map<TargetName, CsrfPair[]>;
 }
 

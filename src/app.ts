@@ -1,5 +1,4 @@
 import path from 'node:path';
-import cookieParser from 'cookie-parser';
 import express, { type RequestHandler } from 'express';
 import type { Store } from 'express-session';
 import type { Logger } from 'pino';
@@ -12,11 +11,12 @@ import { loginRouter } from './flows/login.js';
 import { logoutRouter } from './flows/logout.js';
 import { healthRouter } from './health.js';
 import type { HydraAdmin } from './hydra/client.js';
-import { csrfErrorHandler, csrfProtection } from './http/csrf.js';
+import { csrfProtection } from './http/csrf.js';
 import { errorHandler, notFound } from './http/errors.js';
 import { requestLogger } from './http/logging.js';
 import { loginLimits } from './http/rate-limit.js';
 import { noStore, securityHeaders } from './http/security.js';
+import { precompiledViews } from './http/views.js';
 import type { RedisConnection } from './redis.js';
 import type { UserStore } from './users/store.js';
 
@@ -42,14 +42,15 @@ export function createApp(deps: AppDeps) {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
-  app.set('views', path.join(ROOT, 'views'));
+  const views = path.join(ROOT, 'views');
+  app.set('views', views);
+  // EJS, compiled once with includes from memory (src/http/views.ts). Line tracking (compileDebug)
+  // names the template line in a render error; production skips its cost.
+  app.engine('ejs', precompiledViews(views, { compileDebug: !config.production }));
   app.set('view engine', 'ejs');
   app.set('view cache', true);
   // Flow pages are no-store and unique (CSRF token): an ETag is a SHA-1 of every page for nothing.
   app.set('etag', false);
-  // Absolute includes ('/partials/head') resolve against root without EJS's fs.existsSync per include.
-  // Line tracking (compileDebug) names the template line in a render error; production skips its cost.
-  app.set('view options', { root: path.join(ROOT, 'views'), compileDebug: !config.production });
   app.locals.base = config.basePath;
 
   const site = express.Router();
@@ -64,10 +65,9 @@ export function createApp(deps: AppDeps) {
   app.use(securityHeaders(config));
   site.use('/assets', express.static(path.join(ROOT, 'public'), { maxAge: '1h', index: false }));
   site.use('/health', healthRouter(deps.hydra, deps.redis));
-  site.use(cookieParser(config.sessionSecret));
 
   // The flows Hydra sends the browser to: urls.login, urls.consent, urls.logout, urls.error.
-  site.use(['/login', '/consent', '/logout'], flowPage, noStore, ...forms, ...csrf);
+  site.use(['/login', '/consent', '/logout'], flowPage, noStore, ...forms, csrf);
   site.use(loginRouter(deps, loginLimits(config, deps.redis)));
   site.use(consentRouter(deps));
   site.use(logoutRouter(deps));
@@ -84,7 +84,6 @@ export function createApp(deps: AppDeps) {
 
   app.use(config.basePath || '/', site);
   app.use(notFound);
-  app.use(csrfErrorHandler);
   app.use(errorHandler());
   return app;
 }

@@ -51,7 +51,7 @@ export function adminRouter(deps: AppDeps): Router {
   browser.use(
     sessionMiddleware(config, deps.sessionStore),
     ...bodies,
-    ...csrfProtection(config),
+    csrfProtection(config),
     sessionAuthRoutes(verify, limit, { name: SESSION_COOKIE, path: config.basePath || '/' }),
     requireAdminSession,
     methodOverride,

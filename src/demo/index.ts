@@ -127,7 +127,7 @@ export function demoRouter(deps: AppDeps): Router {
     noStore,
     express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: 50 }),
     sessionMiddleware(config, deps.sessionStore),
-    ...csrfProtection(config),
+    csrfProtection(config),
     allowHydra,
   );
 

@@ -18,7 +18,7 @@ describe('security headers', () => {
   });
   afterAll(() => t.close());
 
-  it('puts a strict CSP on every kind of page: no inline script or style, no framing, no plugins, no <base>', async () => {
+  it('puts a strict CSP on every kind of page: no script, no inline style, no framing, no plugins, no <base>', async () => {
     const challenge = t.hydra.addLoginRequest();
     const pages = [`/login?login_challenge=${challenge}`, '/', '/no-such-page', '/error?error=x', '/health/alive', '/login'];
     for (const path of pages) {
@@ -28,11 +28,13 @@ describe('security headers', () => {
       expect(csp, path).not.toContain('unsafe-inline');
       expect(csp, path).not.toContain('unsafe-eval');
       const d = directives(csp);
-      expect(d.get('default-src'), path).toEqual(["'self'"]);
-      expect(d.get('script-src'), path).toEqual(["'self'"]);
+      // default-src 'none' is also the policy for script-src, object-src, connect-src, font-src…
+      expect(d.get('default-src'), path).toEqual(["'none'"]);
+      expect(d.has('script-src'), path).toBe(false);
+      expect(d.has('object-src'), path).toBe(false);
       expect(d.get('style-src'), path).toEqual(["'self'"]);
+      expect(d.get('img-src'), path).toEqual(["'self'", 'https:', 'http:']);
       expect(d.get('frame-ancestors'), path).toEqual(["'none'"]);
-      expect(d.get('object-src'), path).toEqual(["'none'"]);
       expect(d.get('base-uri'), path).toEqual(["'none'"]);
       expect(res.headers['x-frame-options'], path).toBe('DENY');
       expect(res.headers['referrer-policy'], path).toBe('no-referrer');

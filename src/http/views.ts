@@ -1,0 +1,75 @@
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import ejs from 'ejs';
+
+type Locals = Record<string, unknown>;
+type Include = (name: string, data?: Locals) => string;
+type Template = (locals: Locals, escape: undefined, include: Include) => string;
+type EngineCallback = (err: Error | null, html?: string) => void;
+
+/**
+ * An Express view engine for the EJS templates in `root`, compiled once, with includes looked up in
+ * that same table.
+ *
+ * Express's stock `ejs.renderFile` resolves the path, looks up the cache and copies every local for
+ * each include, which cost a login page (four includes) ~25 µs per render, or ~5 % of the request.
+ * Here a page is its compiled function and an include is a Map lookup. Templates are plain EJS with
+ * the same semantics: `include('/partials/head', { title })` sees the page's locals plus its own.
+ * Include paths start with `/`, from the views root.
+ *
+ * The first render reads and compiles every template under `root` (asynchronously); later renders
+ * touch no file. A template edited on disk takes effect at the next start, as with Express's view
+ * cache.
+ */
+export function precompiledViews(root: string, options: { compileDebug: boolean }): (file: string, locals: object, done: EngineCallback) => void {
+  let loading: Promise<Map<string, Template>> | undefined;
+
+  return (file, locals, done) => {
+    loading ??= compileAll(root, options.compileDebug);
+    loading.then(
+      (templates) => {
+        const render = (name: string, data: Locals): string => {
+          const template = templates.get(name);
+          if (!template) throw new Error(`no template ${name}.ejs under ${root}`);
+          return template(data, undefined, (includeName, includeData) =>
+            render(includeName, includeData ? { ...data, ...includeData } : data),
+          );
+        };
+        let html: string;
+        try {
+          html = render(templateName(root, file), locals as Locals);
+        } catch (err) {
+          done(err as Error);
+          return;
+        }
+        done(null, html);
+      },
+      (err: unknown) => {
+        // A broken template fails every render until it is fixed; try again next time.
+        loading = undefined;
+        done(err as Error);
+      },
+    );
+  };
+}
+
+/** '/login', '/partials/head': the file's path under the views root, without '.ejs'. */
+function templateName(root: string, file: string): string {
+  const relative = path.relative(root, file).split(path.sep).join('/');
+  return `/${relative.replace(/\.ejs$/, '')}`;
+}
+
+async function compileAll(root: string, compileDebug: boolean): Promise<Map<string, Template>> {
+  const files = (await readdir(root, { recursive: true })).filter((file) => file.endsWith('.ejs'));
+  const templates = new Map<string, Template>();
+  await Promise.all(
+    files.map(async (relative) => {
+      const filename = path.join(root, relative);
+      const source = await readFile(filename, 'utf8');
+      // client: a function of (locals, escape, include), so includes come from this table.
+      const template = ejs.compile(source, { client: true, filename, compileDebug }) as unknown as Template;
+      templates.set(templateName(root, filename), template);
+    }),
+  );
+  return templates;
+}

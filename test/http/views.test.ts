@@ -1,0 +1,96 @@
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import express from 'express';
+import request from 'supertest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { precompiledViews } from '../../src/http/views.js';
+
+let dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+  dirs = [];
+});
+
+async function viewsDir(files: Record<string, string>): Promise<string> {
+  const root = await mkdtemp(path.join(tmpdir(), 'views-'));
+  dirs.push(root);
+  for (const [name, source] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(root, name)), { recursive: true });
+    await writeFile(path.join(root, name), source);
+  }
+  return root;
+}
+
+/** An Express app rendering `view` with the query string as data, through the engine under test. */
+function appFor(root: string, compileDebug = true) {
+  const app = express();
+  app.set('views', root);
+  app.engine('ejs', precompiledViews(root, { compileDebug }));
+  app.set('view engine', 'ejs');
+  app.set('view cache', true); // as src/app.ts: Express looks each view up on disk once
+  app.locals.site = 'Example';
+  app.get('/:view', (req, res) => {
+    res.locals.fromLocals = 'res.locals';
+    res.render(req.params.view, { ...req.query });
+  });
+  app.use(((err, _req, res, _next) => {
+    res.status(500).type('text').send(String((err as Error).message));
+  }) as express.ErrorRequestHandler);
+  return app;
+}
+
+describe('precompiledViews (the EJS view engine)', () => {
+  it('renders with app.locals, res.locals and the view data, escaping <%= and not <%-', async () => {
+    const root = await viewsDir({ 'page.ejs': '<%= site %>|<%= fromLocals %>|<%= name %>|<%- raw %>' });
+    const res = await request(appFor(root)).get('/page').query({ name: '<b>&"', raw: '<i>' });
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('Example|res.locals|&lt;b&gt;&amp;&#34;|<i>');
+  });
+
+  it("gives an include the page's locals plus its own, from the views root, nested includes too", async () => {
+    const root = await viewsDir({
+      'deep/page.ejs': "<%- include('/partials/outer', { title: 'Inner title' }) %>/<%= title %>",
+      'partials/outer.ejs': "[<%= title %>:<%= name %>:<%- include('/partials/inner') %>]",
+      'partials/inner.ejs': '<%= title %>-<%= site %>',
+    });
+    const res = await request(appFor(root)).get('/deep%2Fpage').query({ title: 'Page title', name: 'n' });
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('[Inner title:n:Inner title-Example]/Page title');
+  });
+
+  it('renders from memory after the first render: files changed or gone on disk do not matter until restart', async () => {
+    const root = await viewsDir({ 'page.ejs': 'first <%= name %>' });
+    const app = appFor(root);
+    expect((await request(app).get('/page').query({ name: 'a' })).text).toBe('first a');
+    await rm(root, { recursive: true });
+    expect((await request(app).get('/page').query({ name: 'b' })).text).toBe('first b');
+  });
+
+  it('fails the render (never the process) on an unknown include or a template error, naming the line with compileDebug', async () => {
+    const root = await viewsDir({
+      'missing.ejs': "<%- include('/partials/nope') %>",
+      'throws.ejs': 'line one\n<%= thing.that.is.undefined %>',
+    });
+    const app = appFor(root);
+    const missing = await request(app).get('/missing');
+    expect(missing.status).toBe(500);
+    expect(missing.text).toContain('no template /partials/nope.ejs');
+    const throws = await request(app).get('/throws');
+    expect(throws.status).toBe(500);
+    expect(throws.text).toMatch(/throws\.ejs:2/);
+    // The app still serves after both.
+    expect((await request(app).get('/missing')).status).toBe(500);
+  });
+
+  it('reports a template that does not compile, and compiles again on the next render once it is fixed', async () => {
+    const root = await viewsDir({ 'page.ejs': 'ok', 'broken.ejs': '<% if (x) { %>' });
+    const app = appFor(root);
+    const broken = await request(app).get('/page');
+    expect(broken.status).toBe(500);
+    await writeFile(path.join(root, 'broken.ejs'), '<% if (true) { %>fixed<% } %>');
+    const fixed = await request(app).get('/broken');
+    expect(fixed.status).toBe(200);
+    expect(fixed.text).toBe('fixed');
+  });
+});
