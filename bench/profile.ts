@@ -118,7 +118,10 @@ export function summariseProfile(file: string, top = 30): string {
   }
 
   // A middleware's own cost: its subtree without the rest of the chain it calls through next().
-  const isContinuation = (n: ProfileNode) => n.callFrame.functionName === 'next' && /\/router\/(index|lib\/route)\.js$/.test(n.callFrame.url);
+  const isContinuation = (n: ProfileNode) =>
+    (n.callFrame.functionName === 'next' && /\/router\/(index|lib\/route)\.js$/.test(n.callFrame.url)) ||
+    // A view engine's callback: Express sends the page from there.
+    (n.callFrame.functionName === 'onRender' && /express\/lib\/view\.js$/.test(n.callFrame.url));
   const own = new Map<number, number>();
   for (const id of bottomUp) {
     let sum = self.get(id) ?? 0;

@@ -7,24 +7,31 @@ import type { RequestHandler } from 'express';
 const SECRET_PARAM = /(_challenge|_verifier|_hint|^code|^token|^state|^password|^challenge|secret|^access_token|^refresh_token|^id_token)$/i;
 
 const REDACTED = '[redacted]';
-const ENCODED_REDACTED = encodeURIComponent(REDACTED);
 
-/** The URL with every secret query value replaced, so access logs can be shared. */
+/**
+ * The URL with every secret query value replaced, so access logs can be shared. Other parameters
+ * stay exactly as sent. Keys are compared decoded (`login%5Fchallenge` is `login_challenge`).
+ */
 export function redactUrl(url: string | undefined): string {
   if (!url) return '';
   const question = url.indexOf('?');
   if (question === -1) return url;
-  let params: URLSearchParams;
-  try {
-    params = new URLSearchParams(url.slice(question + 1));
-  } catch {
-    return `${url.slice(0, question)}?[unparsable]`;
+  const pairs = url.slice(question + 1).split('&');
+  for (let i = 0; i < pairs.length; i++) {
+    const pair = pairs[i]!;
+    const eq = pair.indexOf('=');
+    if (eq === -1) continue;
+    let key = pair.slice(0, eq);
+    if (key.includes('%') || key.includes('+')) {
+      try {
+        key = decodeURIComponent(key.replaceAll('+', ' '));
+      } catch {
+        return `${url.slice(0, question)}?[unparsable]`;
+      }
+    }
+    if (SECRET_PARAM.test(key)) pairs[i] = `${pair.slice(0, eq)}=${REDACTED}`;
   }
-  for (const key of new Set(params.keys())) {
-    if (SECRET_PARAM.test(key)) params.set(key, REDACTED);
-  }
-  // URLSearchParams would print %5Bredacted%5D; the marker stays readable.
-  return `${url.slice(0, question)}?${params.toString().replaceAll(ENCODED_REDACTED, REDACTED)}`;
+  return `${url.slice(0, question)}?${pairs.join('&')}`;
 }
 
 /**
@@ -125,8 +132,6 @@ export function requestLogger(logger: Logger): RequestHandler {
     Object.defineProperty(res, 'log', { get: log, configurable: true });
     const start = Date.now();
     const finish = () => {
-      res.off('finish', finish);
-      res.off('close', finish);
       const status = res.statusCode;
       const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
       const line: Record<string, unknown> = {
@@ -143,8 +148,8 @@ export function requestLogger(logger: Logger): RequestHandler {
         access[level](line, 'request completed');
       }
     };
-    res.on('finish', finish);
-    res.on('close', finish);
+    // 'close' follows 'finish' on every response, and also ends one whose client went away.
+    res.once('close', finish);
     next();
   };
 }

@@ -23,21 +23,20 @@ type EngineCallback = (err: Error | null, html?: string) => void;
  */
 export function precompiledViews(root: string, options: { compileDebug: boolean }): (file: string, locals: object, done: EngineCallback) => void {
   let loading: Promise<Map<string, Template>> | undefined;
+  const names = new Map<string, string>();
+  const nameOf = (file: string): string => {
+    let name = names.get(file);
+    if (name === undefined) names.set(file, (name = templateName(root, file)));
+    return name;
+  };
 
   return (file, locals, done) => {
     loading ??= compileAll(root, options.compileDebug);
     loading.then(
       (templates) => {
-        const render = (name: string, data: Locals): string => {
-          const template = templates.get(name);
-          if (!template) throw new Error(`no template ${name}.ejs under ${root}`);
-          return template(data, undefined, (includeName, includeData) =>
-            render(includeName, includeData ? { ...data, ...includeData } : data),
-          );
-        };
         let html: string;
         try {
-          html = render(templateName(root, file), locals as Locals);
+          html = render(templates, nameOf(file), locals as Locals);
         } catch (err) {
           done(err as Error);
           return;
@@ -51,6 +50,15 @@ export function precompiledViews(root: string, options: { compileDebug: boolean 
       },
     );
   };
+}
+
+/** EJS's include semantics: the included template sees the includer's locals plus its own. */
+function render(templates: Map<string, Template>, name: string, data: Locals): string {
+  const template = templates.get(name);
+  if (!template) throw new Error(`no template ${name}.ejs in the views`);
+  return template(data, undefined, (includeName, includeData) =>
+    render(templates, includeName, includeData ? { ...data, ...includeData } : data),
+  );
 }
 
 /** '/login', '/partials/head': the file's path under the views root, without '.ejs'. */

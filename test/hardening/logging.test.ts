@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/http/logging.js';
+import { createLogger, redactUrl } from '../../src/http/logging.js';
 import { agentWithForm, buildTestApp, type TestApp } from '../support/test-app.js';
 
 /** Everything the app logs at the most verbose level, as the JSON lines an operator would ship. */
@@ -95,5 +95,22 @@ describe('logs', () => {
     }
     for (const value of ['auth-code-value-987', 'state-value-654']) expect(text).not.toContain(value);
     expect(text).toContain('[redacted]');
+  });
+});
+
+describe('redactUrl', () => {
+  it('replaces the values of secret parameters and keeps every other byte of the URL', () => {
+    expect(redactUrl('/login')).toBe('/login');
+    expect(redactUrl('/login?login_challenge=abc')).toBe('/login?login_challenge=[redacted]');
+    expect(redactUrl('/cb?code=c1&state=s1&scope=openid%20email&code=c2')).toBe('/cb?code=[redacted]&state=[redacted]&scope=openid%20email&code=[redacted]');
+    expect(redactUrl('/x?a=1&&b&consent_verifier=v&client_secret=s')).toBe('/x?a=1&&b&consent_verifier=[redacted]&client_secret=[redacted]');
+    expect(redactUrl('/x?error=access_denied&error_hint=h')).toBe('/x?error=access_denied&error_hint=[redacted]');
+    expect(redactUrl(undefined)).toBe('');
+  });
+
+  it('compares keys decoded, so an encoded key hides nothing, and gives up on a key it cannot decode', () => {
+    expect(redactUrl('/login?login%5Fchallenge=abc')).toBe('/login?login%5Fchallenge=[redacted]');
+    expect(redactUrl('/login?%6C%6F%67%69%6E_challenge=abc&x=1')).toBe('/login?%6C%6F%67%69%6E_challenge=[redacted]&x=1');
+    expect(redactUrl('/login?bad%E0%A4%A=abc&login_challenge=secret')).toBe('/login?[unparsable]');
   });
 });
