@@ -3,6 +3,7 @@
  * machine, same run. See `npm run bench -- --help`. Not a test: it never fails CI, and its
  * results (.cache/bench/) stay out of git.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import path from 'node:path';
@@ -144,30 +145,52 @@ async function runLoad(): Promise<void> {
 
   mkdirSync(CACHE, { recursive: true });
   const fake = await startFakeHydraProcess();
-  const targets = new Map<TargetName, RunningTarget>();
+  const running = new Set<RunningTarget>();
   try {
     await fake.setLatency(latency);
     const pools = await seedPools(fake, poolSize);
     log(`fake Hydra ${fake.url} (latency ${latency} ms), ${poolSize} challenges per kind`);
-    if (wantedTargets.has('ours')) targets.set('ours', await startOurs({ hydraUrl: fake.url, logFile: args.log!, oursRoot }));
-    if (candidateRoot) targets.set('candidate', await startOurs({ hydraUrl: fake.url, logFile: args.log!, oursRoot: candidateRoot, name: 'candidate' }));
-    if (wantedTargets.has('reference')) targets.set('reference', await startReference({ hydraUrl: fake.url, logFile: args.log! }));
-    for (const target of targets.values()) {
-      const posts = target.name !== 'reference';
+
+    // Every measured run gets fresh processes. On this VM a process keeps its own luck (memory
+    // layout, JIT decisions, the core it lands on) for life, ±10% of throughput: one process per
+    // target for the whole bench would repeat that luck in every round. Each of ours keeps one
+    // SESSION_SECRET for the bench, so the CSRF pairs taken from its first process stay valid.
+    const sessionSecrets = new Map<TargetName, string>();
+    const announced = new Set<TargetName>();
+    const start = async (name: TargetName): Promise<RunningTarget> => {
+      let target: RunningTarget;
+      if (name === 'reference') {
+        target = await startReference({ hydraUrl: fake.url, logFile: args.log! });
+      } else {
+        let secret = sessionSecrets.get(name);
+        if (!secret) sessionSecrets.set(name, (secret = randomBytes(32).toString('base64url')));
+        const root = name === 'candidate' ? candidateRoot : oursRoot;
+        target = await startOurs({ hydraUrl: fake.url, logFile: args.log!, name, env: { SESSION_SECRET: secret }, ...(root ? { oursRoot: root } : {}) });
+      }
+      running.add(target);
+      const posts = name !== 'reference';
       await verifyTarget(target, pools, posts);
-      log(`${target.name} on ${target.url} (pid ${target.pid}): login 200 with form, consent 200 with form, skip 302${posts ? ', login POST 302' : ''}`);
-      // Each of our processes signs its CSRF cookie with its own SESSION_SECRET.
-      if (posts) pools.csrf.set(target.name, await csrfPairs(target, pools, settings.connections));
-    }
+      if (posts && !pools.csrf.has(name)) pools.csrf.set(name, await csrfPairs(target, pools, settings.connections));
+      if (!announced.has(name)) {
+        announced.add(name);
+        log(`${name}: login 200 with form, consent 200 with form, skip 302${posts ? ', login POST 302' : ''}; a fresh process for every run`);
+      }
+      return target;
+    };
+    const stop = async (target: RunningTarget): Promise<void> => {
+      await target.stop();
+      running.delete(target);
+    };
 
     const runs: RunMetrics[] = [];
     // Scenario by scenario, rounds interleaving the targets (A B A B …). The hashing scenarios
-    // come last: argon2's memory stays in the allocator and would inflate later RSS figures.
+    // come last.
     for (const scenario of scenarios) {
       for (let round = 1; round <= rounds; round++) {
         for (const name of scenario.targets) {
-          const target = targets.get(name)!;
+          const target = await start(name);
           const run = await measure(target, scenario, pools, settings, fake, round);
+          await stop(target);
           runs.push(run);
           log(
             `round ${round} ${scenario.id.padEnd(20)} ${name.padEnd(9)} ${run.reqPerSec.toFixed(0).padStart(6)} req/s  p50 ${run.latencyMs.p50} ms  p99 ${run.latencyMs.p99} ms  ` +
@@ -215,7 +238,7 @@ async function runLoad(): Promise<void> {
     writeFileSync(path.join(path.dirname(out), `bench-${startedAt.replace(/[:.]/g, '-')}.json`), `${JSON.stringify(json, null, 2)}\n`);
     console.log(`\nJSON: ${path.relative(ROOT, out)}`);
   } finally {
-    for (const target of targets.values()) await target.stop();
+    for (const target of running) await target.stop();
     await fake.stop();
   }
 }
