@@ -23,9 +23,9 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { DEMO_DEFAULTS, registerDemoClients } from '../src/demo/clients.js';
 import { createHydraAdmin } from '../src/hydra/client.js';
+import { CACHED_HYDRA_BINARY, HYDRA_SERVE_ARGS, HYDRA_VERSION, hydraEnvironment, spawnWatchdog, waitUntilReady } from './hydra-process.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const HYDRA_VERSION = 'v2.3.0';
 /** Fixed, so Hydra's encrypted challenges survive nothing but this process anyway; dev only. */
 const HYDRA_SECRETS_SYSTEM = 'demo-only-system-secret-never-use-in-production';
 const READY_TIMEOUT_MS = Number(process.env.DEMO_READY_TIMEOUT_MS ?? 60_000);
@@ -100,22 +100,6 @@ interface Child {
 const children: Child[] = [];
 let stopping = false;
 
-/**
- * A `sh` made only of builtins that holds the read end of a pipe from this process and kills the
- * child's process group when it reaches EOF, which happens however this process dies (SIGKILL
- * included).
- */
-function spawnWatchdog(pid: number): ChildProcess {
-  const watchdog = spawn('sh', ['-c', 'while read -r _; do :; done; kill -KILL -"$0" 2>/dev/null', String(pid)], {
-    stdio: ['pipe', 'ignore', 'ignore'],
-    detached: true,
-  });
-  watchdog.on('error', () => {});
-  watchdog.unref();
-  (watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
-  return watchdog;
-}
-
 function startChild(
   name: string,
   command: string,
@@ -162,7 +146,7 @@ function startChild(
       });
     }
   }
-  if (proc.pid !== undefined) child.watchdog = spawnWatchdog(proc.pid);
+  if (proc.pid !== undefined) child.watchdog = spawnWatchdog(proc.pid, 'group');
   children.push(child);
   void child.exited.then(() => {
     if (options.supervised !== false && !stopping) {
@@ -223,23 +207,11 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 // ---------------------------------------------------------------------------------------------
 
 async function waitFor(what: string, urls: string[], child: Child): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  const pending = new Set(urls);
-  while (pending.size > 0) {
-    if (child.exit !== undefined) {
-      fatal(`${what} exited (${child.exit}) before it was ready${child.recent.length > 0 ? `; its last lines:\n${child.recent.map((line) => `  ${line}`).join('\n')}` : ''}`);
-    }
-    if (Date.now() > deadline) fatal(`${what} was not ready within ${READY_TIMEOUT_MS / 1000} s (waiting for ${[...pending].join(', ')})`);
-    for (const url of [...pending]) {
-      try {
-        const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-        await res.body?.cancel();
-        if (res.ok) pending.delete(url);
-      } catch {
-        // not listening yet
-      }
-    }
-    if (pending.size > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+  try {
+    await waitUntilReady(urls, { timeoutMs: READY_TIMEOUT_MS, intervalMs: 200, exited: () => child.exit });
+  } catch (error) {
+    const lastLines = child.exit !== undefined && child.recent.length > 0 ? `; its last lines:\n${child.recent.map((line) => `  ${line}`).join('\n')}` : '';
+    fatal(`${what} ${(error as Error).message}${lastLines}`);
   }
 }
 
@@ -249,7 +221,7 @@ async function findHydra(): Promise<string> {
     if (!isExecutableFile(fromEnv)) fatal(`HYDRA_BIN=${fromEnv} is not an executable file; point it at a Hydra ${HYDRA_VERSION} binary`);
     return fromEnv;
   }
-  const cached = path.join(ROOT, '.cache', 'hydra', `hydra-${HYDRA_VERSION}`);
+  const cached = CACHED_HYDRA_BINARY;
   if (isExecutableFile(cached)) return cached;
   if (!hasGo()) {
     fatal(`Hydra ${HYDRA_VERSION} is needed: install Go 1.24+ (the first run then builds Hydra into .cache/hydra) or set HYDRA_BIN to a Hydra ${HYDRA_VERSION} binary built with -tags sqlite`);
@@ -289,29 +261,19 @@ async function main(): Promise<void> {
   // Hydra's banner and dev-mode warnings are noise here: only its errors are shown, unless
   // HYDRA_LOG_LEVEL asks for more. Everything is kept for the report if it fails.
   const verboseHydra = process.env.HYDRA_LOG_LEVEL !== undefined;
-  const hydra = startChild('hydra', hydraBin, ['serve', 'all', '--dev', '--sqa-opt-out'], {
+  const hydra = startChild('hydra', hydraBin, HYDRA_SERVE_ARGS, {
     output: 'piped',
     show: (line) => verboseHydra || /level=(error|fatal|panic)/.test(line),
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      DSN: 'memory',
-      SECRETS_SYSTEM: HYDRA_SECRETS_SYSTEM,
-      URLS_SELF_ISSUER: hydraPublic,
-      // With SERVE_ADMIN_HOST set and no URLS_SELF_ADMIN, Hydra's own admin redirects lose their host.
-      URLS_SELF_ADMIN: `${hydraAdmin}/`,
-      URLS_LOGIN: `${appBase}/login`,
-      URLS_CONSENT: `${appBase}/consent`,
-      URLS_LOGOUT: `${appBase}/logout`,
-      URLS_ERROR: `${appBase}/error`,
-      // Where a logout that no client asked for ends up.
-      URLS_POST_LOGOUT_REDIRECT: `${appBase}/demo`,
-      SERVE_PUBLIC_PORT: String(publicPort),
-      SERVE_ADMIN_PORT: String(adminPort),
-      SERVE_PUBLIC_HOST: '127.0.0.1',
-      SERVE_ADMIN_HOST: '127.0.0.1',
-      LOG_LEVEL: process.env.HYDRA_LOG_LEVEL ?? 'warn',
-    },
+    env: hydraEnvironment({
+      appBaseUrl: appBase,
+      publicUrl: hydraPublic,
+      adminUrl: hydraAdmin,
+      publicPort,
+      adminPort,
+      secretsSystem: HYDRA_SECRETS_SYSTEM,
+      logLevel: process.env.HYDRA_LOG_LEVEL ?? 'warn',
+      postLogoutRedirectUrl: `${appBase}/demo`,
+    }),
   });
   await waitFor('Hydra', [`${hydraPublicInternal}health/ready`, `${hydraAdmin}/health/ready`], hydra);
 

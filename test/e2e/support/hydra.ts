@@ -1,25 +1,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { CACHED_HYDRA_BINARY, HYDRA_SERVE_ARGS, HYDRA_VERSION, hydraEnvironment, spawnWatchdog, waitUntilReady } from '../../../scripts/hydra-process.js';
 
 /**
  * A real Ory Hydra for the end-to-end suites: one process per suite, DSN=memory, loopback
  * ports nothing else uses. See docs/hydra-contract.md §5 for the flags and config keys.
  */
 
-export const HYDRA_VERSION = 'v2.3.0';
 /** Fixed, so v2.2+ challenges (AEAD-encrypted with it) survive a restart of the same instance. */
 export const HYDRA_SECRETS_SYSTEM = 'e2e-only-system-secret-0123456789abcdef';
-
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** HYDRA_BIN, else the binary `npm run hydra:build` caches, else undefined. */
 export function findHydraBinary(): string | undefined {
   const fromEnv = process.env.HYDRA_BIN;
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  const cached = `${repoRoot}.cache/hydra/hydra-${HYDRA_VERSION}`;
-  return existsSync(cached) ? cached : undefined;
+  return existsSync(CACHED_HYDRA_BINARY) ? CACHED_HYDRA_BINARY : undefined;
 }
 
 export function isCI(): boolean {
@@ -98,50 +94,6 @@ function installExitHook(): void {
   });
 }
 
-/**
- * A `sh` (builtins only, so no grandchild) that holds the read end of a pipe from us and kills
- * Hydra when it reaches EOF, which happens when this Node process dies in any way, SIGKILL included.
- */
-function spawnWatchdog(pid: number): ChildProcess {
-  const watchdog = spawn('sh', ['-c', 'while read -r _; do :; done; kill -KILL "$0" 2>/dev/null', String(pid)], {
-    stdio: ['pipe', 'ignore', 'ignore'],
-  });
-  watchdog.on('error', () => {});
-  watchdog.unref();
-  (watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
-  return watchdog;
-}
-
-async function waitReady(urls: string[], child: ChildProcess, timeoutMs: number, output: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let exited: string | undefined;
-  const onExit = (code: number | null, signal: string | null) => {
-    exited = `exited with ${signal ?? `code ${code}`}`;
-  };
-  child.once('exit', onExit);
-  try {
-    const pending = new Set(urls);
-    while (pending.size > 0) {
-      if (exited !== undefined) throw new Error(`Hydra ${exited} before it was ready:\n${output()}`);
-      if (Date.now() > deadline) {
-        throw new Error(`Hydra not ready within ${timeoutMs} ms (waiting for ${[...pending].join(', ')}):\n${output()}`);
-      }
-      for (const url of [...pending]) {
-        try {
-          const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-          await res.body?.cancel();
-          if (res.ok) pending.delete(url);
-        } catch {
-          // not listening yet
-        }
-      }
-      if (pending.size > 0) await new Promise((r) => setTimeout(r, 100));
-    }
-  } finally {
-    child.off('exit', onExit);
-  }
-}
-
 export async function startHydra(options: HydraOptions): Promise<HydraInstance> {
   const bin = options.bin ?? findHydraBinary();
   if (bin === undefined) throw new Error(`no Hydra ${HYDRA_VERSION} binary (set HYDRA_BIN or run npm run hydra:build)`);
@@ -149,26 +101,18 @@ export async function startHydra(options: HydraOptions): Promise<HydraInstance> 
   const adminPort = options.adminPort ?? (await freePort());
   const publicUrl = `http://127.0.0.1:${publicPort}/`;
   const adminUrl = `http://127.0.0.1:${adminPort}`;
-  const app = options.appBaseUrl.replace(/\/+$/, '');
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
 
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    DSN: 'memory',
-    SECRETS_SYSTEM: HYDRA_SECRETS_SYSTEM,
-    URLS_SELF_ISSUER: publicUrl,
-    // With SERVE_ADMIN_HOST set and no URLS_SELF_ADMIN, Hydra's own redirects get an empty host (contract §1).
-    URLS_SELF_ADMIN: `${adminUrl}/`,
-    URLS_LOGIN: `${app}/login`,
-    URLS_CONSENT: `${app}/consent`,
-    URLS_LOGOUT: `${app}/logout`,
-    URLS_ERROR: `${app}/error`,
-    SERVE_PUBLIC_PORT: String(publicPort),
-    SERVE_ADMIN_PORT: String(adminPort),
-    SERVE_PUBLIC_HOST: '127.0.0.1',
-    SERVE_ADMIN_HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
+    ...hydraEnvironment({
+      appBaseUrl: options.appBaseUrl,
+      publicUrl,
+      adminUrl,
+      publicPort,
+      adminPort,
+      secretsSystem: HYDRA_SECRETS_SYSTEM,
+      logLevel: 'warn',
+    }),
     ...options.env,
   };
 
@@ -185,7 +129,7 @@ export async function startHydra(options: HydraOptions): Promise<HydraInstance> 
     if (child !== undefined) throw new Error('Hydra is already running');
     installExitHook();
     out += `--- hydra serve all (public ${publicPort}, admin ${adminPort}) ---\n`;
-    const proc = spawn(bin!, ['serve', 'all', '--dev', '--sqa-opt-out'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(bin!, HYDRA_SERVE_ARGS, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
     live.add(proc);
     proc.stdout!.on('data', append);
@@ -199,12 +143,13 @@ export async function startHydra(options: HydraOptions): Promise<HydraInstance> 
       if (child === proc) child = undefined;
     });
     await spawned;
-    watchdog = spawnWatchdog(proc.pid!);
+    watchdog = spawnWatchdog(proc.pid!, 'process');
     try {
-      await waitReady([`${publicUrl}health/ready`, `${adminUrl}/health/ready`], proc, readyTimeoutMs, () => out);
+      const exited = () => (proc.exitCode !== null || proc.signalCode !== null ? (proc.signalCode ?? `code ${proc.exitCode}`) : undefined);
+      await waitUntilReady([`${publicUrl}health/ready`, `${adminUrl}/health/ready`], { timeoutMs: readyTimeoutMs, exited });
     } catch (error) {
       await stopProcess();
-      throw error;
+      throw new Error(`Hydra ${(error as Error).message}:\n${out}`);
     }
   }
 
