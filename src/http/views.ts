@@ -6,6 +6,8 @@ type Locals = Record<string, unknown>;
 type Include = (name: string, data?: Locals) => string;
 type Template = (locals: Locals, escape: undefined, include: Include) => string;
 type EngineCallback = (err: Error | null, html?: string) => void;
+/** A compiled template, or why it does not compile (thrown when a render uses it). */
+type Compiled = Template | Error;
 
 /**
  * An Express view engine for the EJS templates in `root`, compiled once, with includes looked up in
@@ -19,10 +21,11 @@ type EngineCallback = (err: Error | null, html?: string) => void;
  *
  * The first render reads and compiles every template under `root` (asynchronously); later renders
  * touch no file. A template edited on disk takes effect at the next start, as with Express's view
- * cache.
+ * cache. A template that does not compile fails only the renders that use it; files and folders
+ * whose names start with a dot (editor lock and swap files) are not templates.
  */
 export function precompiledViews(root: string, options: { compileDebug: boolean }): (file: string, locals: object, done: EngineCallback) => void {
-  let loading: Promise<Map<string, Template>> | undefined;
+  let loading: Promise<Map<string, Compiled>> | undefined;
   const names = new Map<string, string>();
   const nameOf = (file: string): string => {
     let name = names.get(file);
@@ -44,7 +47,7 @@ export function precompiledViews(root: string, options: { compileDebug: boolean 
         done(null, html);
       },
       (err: unknown) => {
-        // A broken template fails every render until it is fixed; try again next time.
+        // The views folder could not be read: try again at the next render.
         loading = undefined;
         done(err as Error);
       },
@@ -52,13 +55,15 @@ export function precompiledViews(root: string, options: { compileDebug: boolean 
   };
 }
 
-/** EJS's include semantics: the included template sees the includer's locals plus its own. */
-function render(templates: Map<string, Template>, name: string, data: Locals): string {
+/**
+ * EJS's include semantics: the included template gets its own copy of the includer's locals plus
+ * its own, so nothing it assigns leaks back into the page.
+ */
+function render(templates: Map<string, Compiled>, name: string, data: Locals): string {
   const template = templates.get(name);
   if (!template) throw new Error(`no template ${name}.ejs in the views`);
-  return template(data, undefined, (includeName, includeData) =>
-    render(templates, includeName, includeData ? { ...data, ...includeData } : data),
-  );
+  if (template instanceof Error) throw template;
+  return template(data, undefined, (includeName, includeData) => render(templates, includeName, { ...data, ...includeData }));
 }
 
 /** '/login', '/partials/head': the file's path under the views root, without '.ejs'. */
@@ -67,16 +72,21 @@ function templateName(root: string, file: string): string {
   return `/${relative.replace(/\.ejs$/, '')}`;
 }
 
-async function compileAll(root: string, compileDebug: boolean): Promise<Map<string, Template>> {
-  const files = (await readdir(root, { recursive: true })).filter((file) => file.endsWith('.ejs'));
-  const templates = new Map<string, Template>();
+async function compileAll(root: string, compileDebug: boolean): Promise<Map<string, Compiled>> {
+  const files = (await readdir(root, { recursive: true })).filter(
+    (file) => file.endsWith('.ejs') && !file.split(path.sep).some((part) => part.startsWith('.')),
+  );
+  const templates = new Map<string, Compiled>();
   await Promise.all(
     files.map(async (relative) => {
       const filename = path.join(root, relative);
       const source = await readFile(filename, 'utf8');
-      // client: a function of (locals, escape, include), so includes come from this table.
-      const template = ejs.compile(source, { client: true, filename, compileDebug }) as unknown as Template;
-      templates.set(templateName(root, filename), template);
+      try {
+        // client: a function of (locals, escape, include), so includes come from this table.
+        templates.set(templateName(root, filename), ejs.compile(source, { client: true, filename, compileDebug }) as unknown as Template);
+      } catch (err) {
+        templates.set(templateName(root, filename), err as Error);
+      }
     }),
   );
   return templates;

@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import express from 'express';
@@ -83,14 +83,33 @@ describe('precompiledViews (the EJS view engine)', () => {
     expect((await request(app).get('/missing')).status).toBe(500);
   });
 
-  it('reports a template that does not compile, and compiles again on the next render once it is fixed', async () => {
-    const root = await viewsDir({ 'page.ejs': 'ok', 'broken.ejs': '<% if (x) { %>' });
+  it('fails only the renders that use a template that does not compile, and ignores dot files', async () => {
+    const root = await viewsDir({
+      'page.ejs': 'ok',
+      'broken.ejs': '<% if (x) { %>',
+      'uses-broken.ejs': "before <%- include('/broken') %>",
+    });
+    // An editor's lock file: a dangling symlink named like a template.
+    await symlink('/nonexistent/editor-lock', path.join(root, '.#page.ejs'));
     const app = appFor(root);
-    const broken = await request(app).get('/page');
-    expect(broken.status).toBe(500);
-    await writeFile(path.join(root, 'broken.ejs'), '<% if (true) { %>fixed<% } %>');
-    const fixed = await request(app).get('/broken');
-    expect(fixed.status).toBe(200);
-    expect(fixed.text).toBe('fixed');
+    const page = await request(app).get('/page');
+    expect(page.status).toBe(200);
+    expect(page.text).toBe('ok');
+    for (const view of ['broken', 'uses-broken']) {
+      const res = await request(app).get(`/${view}`);
+      expect(res.status, view).toBe(500);
+      expect(res.text, view).toMatch(/broken\.ejs/);
+    }
+    expect((await request(app).get('/page')).text).toBe('ok');
+  });
+
+  it("keeps what an include assigns to itself: the page's locals are not changed", async () => {
+    const root = await viewsDir({
+      'page.ejs': "<%- include('/partials/assigns') %>|<%= name %>|<%= typeof added %>",
+      'partials/assigns.ejs': "<% name = 'changed'; locals.added = 1 %><%= name %>",
+    });
+    const res = await request(appFor(root)).get('/page').query({ name: 'original' });
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('changed|original|undefined');
   });
 });
