@@ -8,9 +8,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, closeSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { hashPassword } from '../src/users/file-store.js';
+import { freePort } from '../scripts/free-port.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 export const CACHE = path.join(ROOT, '.cache', 'bench');
@@ -49,18 +49,6 @@ export interface StartOptions {
   oursRoot?: string;
   /** Ours only: the name it reports under (candidate for --candidate). */
   name?: TargetName;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Compiles src/ to dist/ as `npm run build` does. Type errors from work in progress elsewhere do not stop the emit. */

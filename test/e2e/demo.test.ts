@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { chromiumOrSkip, launchChromium, screenshot, watchedContext, type WatchedContext } from './support/browser.js';
-import { freePort, hydraBinaryOrSkip } from './support/hydra.js';
+import { freePort } from '../../scripts/free-port.js';
+import { hydraBinaryOrSkip } from './support/hydra.js';
 import { decodeEntities, describeLanding, OAuthDriver, type Landing } from './support/oauth.js';
 
 /**

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, hydraBinaryOrSkip, startHydra, type HydraInstance } from './support/hydra.js';
+import { freePort } from '../../scripts/free-port.js';
+import { hydraBinaryOrSkip, startHydra, type HydraInstance } from './support/hydra.js';
 import { createHydraClient, introspectAtHydra, OAuthDriver, type TestClient } from './support/oauth.js';
 
 /**

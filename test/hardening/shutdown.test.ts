@@ -4,7 +4,8 @@ import { connect } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { startFakeHydra, type FakeHydra } from '../support/fake-hydra.js';
-import { freePort, skipWithoutRedis, startRedisServer } from '../support/redis-server.js';
+import { freePort } from '../../scripts/free-port.js';
+import { skipWithoutRedis, startRedisServer } from '../support/redis-server.js';
 import { TEST_SESSION_SECRET } from '../support/test-app.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');

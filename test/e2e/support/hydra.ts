@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../../../scripts/free-port.js';
 import { CACHED_HYDRA_BINARY, HYDRA_SERVE_ARGS, HYDRA_VERSION, hydraEnvironment, spawnWatchdog, waitUntilReady } from '../../../scripts/hydra-process.js';
 
 /**
@@ -34,20 +34,6 @@ export function hydraBinaryOrSkip(suite: string): string | undefined {
   if (isCI()) throw new Error(`${suite}: ${why}; CI must run the real-Hydra suites`);
   console.warn(`[e2e] skipping ${suite}: ${why}`);
   return undefined;
-}
-
-/** A loopback port that was free a moment ago (listen on 0, close, hand the number out). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      if (address === null || typeof address === 'string') return reject(new Error('no port'));
-      server.close(() => resolve(address.port));
-    });
-  });
 }
 
 export interface HydraOptions {
