@@ -11,7 +11,7 @@
 # Manage users with the compiled CLI (tsx is a dev dependency, so not `npm run users`):
 #   docker run --rm -it -v "$PWD:/data" hydra-login-consent node dist/cli/users.js add you@example.com --file /data/users.json
 
-ARG NODE_IMAGE=node:22-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app

@@ -1,22 +1,64 @@
 #!/usr/bin/env bash
-# Builds Ory Hydra v2.3.0 from the Go module proxy into .cache/hydra/ (ignored by git), once.
-# Hydra is a tool of the small Go module in tools/hydra, which carries the `replace` directive
-# Hydra's own go.mod needs (see tools/hydra/go.mod). Prints the binary's path.
+# Builds the Ory Hydra versions the end-to-end suites run against, from the Go module proxy, into
+# .cache/hydra/hydra-<version> (ignored by git), once each. Prints each binary's path.
+#
+#   bash scripts/build-hydra.sh                  both: v2.3.0 and v1.11.10
+#   bash scripts/build-hydra.sh v1.11.10         just one (also: npm run hydra:build -- v1.11.10)
+#   HYDRA_VERSION=v2.3.0 bash scripts/build-hydra.sh
+#
+# Each version is a tool of its own small Go module, which carries the `replace` directives of that
+# Hydra's go.mod (a dependency's replaces do not apply): tools/hydra (v2) and tools/hydra-v1. The
+# builds run one after the other and share Go's build and module caches, so the second reuses
+# every package the first compiled.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-version=v2.3.0
-out="$root/.cache/hydra/hydra-$version"
-if [ -x "$out" ]; then
+all=(v2.3.0 v1.11.10)
+
+if [ $# -gt 0 ]; then
+  versions=("$@")
+elif [ -n "${HYDRA_VERSION:-}" ]; then
+  versions=("$HYDRA_VERSION")
+else
+  versions=("${all[@]}")
+fi
+
+build() {
+  local version=$1 module package ldflags=""
+  case "$version" in
+    v2.3.0)
+      module=tools/hydra
+      package=github.com/ory/hydra/v2
+      ;;
+    v1.11.10)
+      module=tools/hydra-v1
+      package=github.com/ory/hydra
+      # v1 reads its version from this variable (`hydra version`, GET /version); unset it says "master".
+      ldflags="-X github.com/ory/hydra/driver/config.Version=$version"
+      ;;
+    *)
+      echo "build-hydra: unknown version $version (known: ${all[*]})" >&2
+      return 1
+      ;;
+  esac
+  local out="$root/.cache/hydra/hydra-$version"
+  if [ -x "$out" ]; then
+    echo "$out"
+    return 0
+  fi
+  if ! command -v go >/dev/null 2>&1; then
+    echo "build-hydra: Go is not installed; install Go 1.24+ or set HYDRA_BIN / HYDRA_V1_BIN to a Hydra $version binary" >&2
+    return 1
+  fi
+  mkdir -p "$(dirname "$out")"
+  echo "build-hydra: building Hydra $version (a few minutes the first time)" >&2
+  local t0=$SECONDS
+  # sqlite: DSN=memory needs it; sqlite_omit_load_extension: no dlopen in the SQLite build.
+  (cd "$root/$module" && CGO_ENABLED=1 go build -trimpath -tags sqlite,sqlite_omit_load_extension -ldflags "$ldflags" -o "$out.tmp" "$package")
+  mv "$out.tmp" "$out"
+  echo "build-hydra: Hydra $version built in $((SECONDS - t0))s" >&2
   echo "$out"
-  exit 0
-fi
-if ! command -v go >/dev/null 2>&1; then
-  echo "build-hydra: Go is not installed; install Go 1.24+ or set HYDRA_BIN to a Hydra $version binary" >&2
-  exit 1
-fi
-mkdir -p "$(dirname "$out")"
-echo "build-hydra: building Hydra $version (takes a few minutes the first time)" >&2
-# sqlite: DSN=memory needs it; sqlite_omit_load_extension: no dlopen in the SQLite build.
-(cd "$root/tools/hydra" && CGO_ENABLED=1 go build -trimpath -tags sqlite,sqlite_omit_load_extension -o "$out.tmp" github.com/ory/hydra/v2)
-mv "$out.tmp" "$out"
-echo "$out"
+}
+
+for version in "${versions[@]}"; do
+  build "$version"
+done

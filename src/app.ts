@@ -16,7 +16,7 @@ import { errorHandler, notFound } from './http/errors.js';
 import { requestLogger } from './http/logging.js';
 import { loginLimits } from './http/rate-limit.js';
 import { noStore, securityHeaders } from './http/security.js';
-import { precompiledViews } from './http/views.js';
+import { ejsViews } from './http/views.js';
 import type { RedisConnection } from './redis.js';
 import type { UserStore } from './users/store.js';
 
@@ -44,9 +44,9 @@ export function createApp(deps: AppDeps) {
   app.set('trust proxy', config.trustProxy);
   const views = path.join(ROOT, 'views');
   app.set('views', views);
-  // EJS, compiled once with includes from memory (src/http/views.ts). Line tracking (compileDebug)
-  // names the template line in a render error; production skips its cost.
-  app.engine('ejs', precompiledViews(views, { compileDebug: !config.production }));
+  // Stock EJS with its template cache, warmed before the first render (src/http/views.ts). Line
+  // tracking (compileDebug) names the template line in a render error; production skips its cost.
+  app.engine('ejs', ejsViews(views, { compileDebug: !config.production, cache: true }));
   app.set('view engine', 'ejs');
   app.set('view cache', true);
   // Flow pages are no-store and unique (CSRF token): an ETag is a SHA-1 of every page for nothing.

@@ -4,7 +4,8 @@ import type { RedisConnection } from './redis.js';
 
 /**
  * Liveness says the process serves; readiness says it can do its job, which needs Hydra and,
- * when configured, Redis (sessions and sign-in limits answer 503 without it).
+ * when configured, Redis (sessions and sign-in limits answer 503 without it). Redis is asked
+ * with a real PING under the round-trip deadline: a connected but hung Redis is not ready.
  */
 export function healthRouter(hydra: HydraAdmin, redis?: RedisConnection): Router {
   const router = Router();
@@ -12,8 +13,7 @@ export function healthRouter(hydra: HydraAdmin, redis?: RedisConnection): Router
     res.json({ status: 'ok' });
   });
   router.get('/ready', async (_req, res) => {
-    const hydraReady = await hydra.isReady();
-    const redisReady = redis ? redis.isReady() : undefined;
+    const [hydraReady, redisReady] = await Promise.all([hydra.isReady(), redis?.ping()]);
     const ready = hydraReady && redisReady !== false;
     res.status(ready ? 200 : 503).json({
       status: ready ? 'ok' : 'unavailable',

@@ -10,6 +10,13 @@ export interface RedisConnection {
   isReady(): boolean;
   /** Resolves once connected (true), or false after `ms` without a connection. */
   waitUntilReady(ms: number): Promise<boolean>;
+  /**
+   * The round trip `op`, cut at the deadline: rejects with RedisTimeoutError when Redis has not
+   * answered by then. Every command the app sends goes through this (sessions, counters, PING).
+   */
+  bounded<T>(op: Promise<T>): Promise<T>;
+  /** A real PING within the deadline: true only when Redis answered it. */
+  ping(): Promise<boolean>;
   /** Sends QUIT after pending replies, or drops the socket when Redis is not there. */
   close(): Promise<void>;
 }
@@ -17,10 +24,33 @@ export interface RedisConnection {
 export interface RedisOptions {
   url: string;
   logger: Logger;
-  /** A command that gets no reply within this time fails (a hung Redis must not hang requests). */
+  /** Each round trip that gets no reply within this time fails (a hung Redis must not hang requests). */
   commandTimeoutMs?: number;
   /** Longest pause between reconnection attempts. */
   maxReconnectDelayMs?: number;
+}
+
+/**
+ * The deadline of one Redis round trip. A healthy Redis answers in well under a millisecond; past
+ * this the request that needed it gets its 503 instead of waiting on a hung server.
+ */
+export const REDIS_DEADLINE_MS = 1000;
+
+/** Redis did not answer within the deadline (up but hung, e.g. stopped with SIGSTOP, or swapping). */
+export class RedisTimeoutError extends Error {
+  override readonly name = 'RedisTimeoutError';
+  constructor(ms: number) {
+    super(`redis did not answer within ${ms} ms`);
+  }
+}
+
+/** `op`, or a RedisTimeoutError after `ms`. A late reply is dropped (node-redis matches replies in order). */
+export function withDeadline<T>(op: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new RedisTimeoutError(ms)), ms);
+  });
+  return Promise.race([op, deadline]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -47,8 +77,13 @@ function describe(url: string): string {
  * unreachable Redis. node-redis queues commands while disconnected by default, which would turn
  * "Redis is down" into requests that hang; with the offline queue disabled a command fails at
  * once, and the session and rate-limit layers answer 503 until the client is ready again.
+ *
+ * node-redis's own command timeout only covers the time a command waits in its queue: once
+ * written, a command waits for its reply for ever. A Redis that is up but not answering (stopped,
+ * swapping, a dead peer behind a live TCP connection) would hang every request, so each round trip
+ * also goes through `bounded()`, which gives up at the deadline.
  */
-export function createRedisConnection({ url, logger, commandTimeoutMs = 2000, maxReconnectDelayMs = 2000 }: RedisOptions): RedisConnection {
+export function createRedisConnection({ url, logger, commandTimeoutMs = REDIS_DEADLINE_MS, maxReconnectDelayMs = 2000 }: RedisOptions): RedisConnection {
   const where = describe(url);
   const log = logger.child({ component: 'redis', redis: where });
   const client: RedisClient = createClient({
@@ -86,9 +121,19 @@ export function createRedisConnection({ url, logger, commandTimeoutMs = 2000, ma
     },
   );
 
+  const bounded = <T>(op: Promise<T>): Promise<T> => withDeadline(op, commandTimeoutMs);
   return {
     client,
     isReady: () => client.isReady,
+    bounded,
+    async ping(): Promise<boolean> {
+      if (!client.isReady) return false;
+      try {
+        return (await bounded(client.ping())) === 'PONG';
+      } catch {
+        return false;
+      }
+    },
     async waitUntilReady(ms: number): Promise<boolean> {
       if (client.isReady) return true;
       let timer: NodeJS.Timeout | undefined;
@@ -106,10 +151,11 @@ export function createRedisConnection({ url, logger, commandTimeoutMs = 2000, ma
       closing = true;
       if (client.isReady) {
         try {
-          await client.close();
+          // QUIT waits for the replies still due; a hung Redis gets the deadline, then the socket drops.
+          await bounded(client.close());
           return;
         } catch {
-          // fall through: the connection went away while closing
+          // fall through: the connection went away while closing, or Redis did not answer
         }
       }
       if (client.isOpen) client.destroy();

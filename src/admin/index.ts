@@ -1,6 +1,6 @@
 import express, { Router, type RequestHandler } from 'express';
 import type { AppDeps } from '../app.js';
-import { csrfProtection } from '../http/csrf.js';
+import { sessionCsrfProtection } from '../http/csrf.js';
 import { wantsJson } from '../http/errors.js';
 import { bruteForceLimits } from '../http/rate-limit.js';
 import { SESSION_COOKIE, sessionMiddleware } from '../http/session.js';
@@ -51,7 +51,7 @@ export function adminRouter(deps: AppDeps): Router {
   browser.use(
     sessionMiddleware(config, deps.sessionStore),
     ...bodies,
-    csrfProtection(config),
+    sessionCsrfProtection(config),
     sessionAuthRoutes(verify, limit, { name: SESSION_COOKIE, path: config.basePath || '/' }),
     requireAdminSession,
     methodOverride,

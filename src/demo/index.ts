@@ -3,7 +3,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import * as client from 'openid-client';
 import type { AppDeps } from '../app.js';
 import { operationPath } from '../hydra/client.js';
-import { csrfProtection } from '../http/csrf.js';
+import { sessionCsrfProtection } from '../http/csrf.js';
 import { allowFormTargets, noStore } from '../http/security.js';
 import { sessionMiddleware } from '../http/session.js';
 import { DEMO_AUDIENCE, DEMO_M2M_SCOPE, DEMO_SCOPES } from './clients.js';
@@ -127,7 +127,7 @@ export function demoRouter(deps: AppDeps): Router {
     noStore,
     express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: 50 }),
     sessionMiddleware(config, deps.sessionStore),
-    csrfProtection(config),
+    sessionCsrfProtection(config),
     allowHydra,
   );
 

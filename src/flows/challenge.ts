@@ -1,7 +1,15 @@
 import { HttpError } from '../http/errors.js';
 
-/** Hydra's challenges are opaque strings; v2.2+ ones are long AEAD blobs, but never this long. */
-const MAX_CHALLENGE_LENGTH = 4096;
+/**
+ * Hydra's challenges are opaque strings. v1.11–v2.1 ones are 32 hex characters; v2.2+ ones are
+ * AEAD blobs that carry the flow's state, so they grow with the authorization request: on a real
+ * Hydra v2.3.0 a 16-character `state` gives a ~1.0 kB challenge, a random 4000-character one
+ * ~5.2–5.4 kB, 9000 characters ~10.2 kB (about the request's length plus 1 kB). The bound is
+ * Node's default header limit (--max-http-header-size, 16 KiB), which the request line of a
+ * GET /login?login_challenge=… must fit in with every header: no longer challenge can arrive
+ * by GET (Node answers 431 first), and the POSTed form that carries it back is capped at 16 kB.
+ */
+export const MAX_CHALLENGE_LENGTH = 16 * 1024;
 
 /**
  * The only place a challenge is read. A missing, empty, repeated (?x=a&x=b gives an array) or

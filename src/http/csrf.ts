@@ -1,76 +1,46 @@
-import { createHmac, createSecretKey, randomUUID, timingSafeEqual, type KeyObject } from 'node:crypto';
-import type { Request, RequestHandler } from 'express';
+import { parse as parseCookies } from 'cookie';
+import csurf from 'csurf';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Config } from '../config.js';
 import { HttpError } from './errors.js';
 
-export const CSRF_COOKIE = 'hlc_csrf';
-
-/** The browser's secret: 32 hex digits (a v4 UUID's 122 random bits, dashes dropped). */
-const SECRET = /^[0-9a-f]{32}$/;
-const SALT = /^[0-9a-f]{1,32}$/;
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-
 /**
- * CSRF protection by double submit, with no server-side state, so an anonymous visit to the login
- * page stores nothing and any instance can check any form:
- * - each browser gets a random secret in an HttpOnly, SameSite=Lax cookie (`hlc_csrf`);
- * - each rendered form gets `salt.HMAC(key, salt.secret)`, keyed with a key derived from
- *   SESSION_SECRET. Another site can neither read the cookie nor compute the MAC;
- * - every POST (PUT, PATCH, DELETE) must carry a token whose MAC matches the cookie's secret, in
- *   the `_csrf` field or an `X-CSRF-Token` header.
- * The salt is new on every render, so no two pages carry the same token: a compressing proxy
- * cannot leak it through a reflected value (BREACH).
+ * CSRF for every form, on csurf: the one place that knows which CSRF package the app uses, so a
+ * fork swaps it here and nowhere else. csurf is archived upstream (the Express team deprecated it
+ * for lack of maintainers, not for a flaw); its maintained successors are csrf-sync (the same
+ * session-bound synchroniser token) and csrf-csrf (signed double submit). Whatever runs here must
+ * leave `res.locals.csrfToken` for the views and fail with invalidCsrfToken().
  *
- * Replaces csurf (deprecated upstream), which with cookie-parser was ~7% of a login page's CPU,
- * for ~2.5% (bench profile): the secret comes from randomUUID's pre-filled CSPRNG buffer instead
- * of a randomBytes call per visitor, the HMAC key is prepared once, and no cookie parser runs.
+ * Two modes, because an anonymous visit must store nothing server-side:
+ * - session mode (csurf's default: the secret in req.session): wherever a session holds anything,
+ *   the admin console and the demo once signed in, and any signed-in area added later. A cookie
+ *   someone planted for this host then proves nothing.
+ * - cookie mode (the secret in an HttpOnly, SameSite=Lax cookie): the flow pages and any page
+ *   without a session. The cookie is `__Host-hlc_csrf` whenever cookies are Secure, which only
+ *   this host can set (a sibling subdomain, or plain http, cannot), so a planted secret is
+ *   impossible there; over plain http it is `hlc_csrf`, and a request that carries it twice
+ *   (a planted copy beside the real one) is refused, whichever method.
+ *
+ * Either way the token goes in the `_csrf` field or an `X-CSRF-Token` (or `CSRF-Token`) header,
+ * never in the query string (URLs end up in logs and Referer headers), and every render gets a
+ * fresh salt, so no two pages carry the same token (BREACH).
  */
-export function csrfProtection(config: Config): RequestHandler {
-  // A key of its own: a CSRF token is never a valid signature of anything else signed with the secret.
-  const key = createSecretKey(createHmac('sha256', config.sessionSecret).update('hlc csrf token v1').digest());
-  const attributes = `; Path=${config.basePath || '/'}; HttpOnly`;
-  // An https BASE_URL means always Secure; with TRUST_PROXY but an http BASE_URL, Secure exactly
-  // when the trusted proxy says the request came over https (like the session cookie's 'auto').
-  const secure = (req: Request) => config.secureCookies || (config.trustProxy !== false && req.secure);
 
-  return (req, res, next) => {
-    let secret = cookieValue(req.headers.cookie, CSRF_COOKIE);
-    if (secret === undefined || !SECRET.test(secret)) {
-      secret = randomUUID().replaceAll('-', '');
-      res.append('Set-Cookie', `${CSRF_COOKIE}=${secret}${attributes}${secure(req) ? '; Secure' : ''}; SameSite=Lax`);
-      // A browser without a secret cannot have a valid token: fall through to the refusal below.
-      if (!SAFE_METHODS.has(req.method)) {
-        next(invalidToken());
-        return;
-      }
-    } else if (!SAFE_METHODS.has(req.method) && !tokenMatches(key, secret, submittedToken(req))) {
-      next(invalidToken());
-      return;
-    }
-    res.locals.csrfToken = newToken(key, secret);
-    next();
-  };
+export const CSRF_COOKIE = 'hlc_csrf';
+/** The name when cookies are Secure: browsers only take it Secure, Path=/, and from this host. */
+export const HOST_CSRF_COOKIE = `__Host-${CSRF_COOKIE}`;
+
+/** csurf's secret: 18 random bytes, base64url. Anything else in the cookie is not one of ours. */
+const SECRET = /^[A-Za-z0-9_-]{24}$/;
+
+declare module 'express-session' {
+  interface SessionData {
+    /** csurf's secret in session mode. */
+    csrfSecret?: string;
+  }
 }
 
-function mac(key: KeyObject, salt: string, secret: string): string {
-  return createHmac('sha256', key).update(`${salt}.${secret}`).digest('base64url');
-}
-
-function newToken(key: KeyObject, secret: string): string {
-  const salt = randomUUID().slice(0, 8);
-  return `${salt}.${mac(key, salt, secret)}`;
-}
-
-function tokenMatches(key: KeyObject, secret: string, token: string): boolean {
-  const dot = token.indexOf('.');
-  const salt = token.slice(0, dot);
-  if (dot === -1 || !SALT.test(salt)) return false;
-  const expected = Buffer.from(mac(key, salt, secret));
-  const given = Buffer.from(token.slice(dot + 1));
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
-
-/** The form's `_csrf` field, else the X-CSRF-Token (or CSRF-Token) header that API clients send. */
+/** The submitted token: the `_csrf` field, else the header API clients and scripts send. */
 function submittedToken(req: Request): string {
   const field: unknown = req.body?._csrf;
   if (typeof field === 'string') return field;
@@ -78,19 +48,84 @@ function submittedToken(req: Request): string {
   return typeof header === 'string' ? header : '';
 }
 
-/** One cookie's value from a Cookie header; the first wins, as browsers send the most specific path first. */
-export function cookieValue(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
-  for (const pair of header.split(';')) {
-    const eq = pair.indexOf('=');
-    if (eq !== -1 && pair.slice(0, eq).trim() === name) return pair.slice(eq + 1).trim();
-  }
-  return undefined;
-}
-
-function invalidToken(): HttpError {
+export function invalidCsrfToken(): HttpError {
   return new HttpError(403, 'This form could not be verified: it may have expired, or it was not sent from this site. Go back, reload the page and try again.', {
     title: 'The form could not be verified',
     code: 'invalid_csrf_token',
   });
+}
+
+/** Runs csurf, turning its EBADCSRFTOKEN into our 403, and leaves a fresh token for the views. */
+function run(protect: RequestHandler, req: Request, res: Response, next: NextFunction): void {
+  void protect(req, res, (err?: unknown) => {
+    if (err) {
+      next((err as { code?: unknown }).code === 'EBADCSRFTOKEN' ? invalidCsrfToken() : err);
+      return;
+    }
+    // Made when a view reads it: a redirect pays nothing. csurf makes one token per request.
+    Object.defineProperty(res.locals, 'csrfToken', { get: () => req.csrfToken(), enumerable: true, configurable: true });
+    next();
+  });
+}
+
+/** How many times a Cookie header carries `name` (cookie.parse keeps only the first). */
+function occurrences(header: string, name: string): number {
+  let count = 0;
+  for (const pair of header.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq !== -1 && pair.slice(0, eq).trim() === name) count++;
+  }
+  return count;
+}
+
+/**
+ * Cookie mode, for pages without a session (the flows, the admin sign-in page, the demo's start
+ * page). csurf reads the secret from req.cookies, which we fill here with the `cookie` package
+ * (what cookie-parser would do) rather than add cookie-parser: we must count the cookie's copies
+ * anyway, which cookie-parser cannot tell, and we need neither its signed nor its JSON cookies.
+ */
+export function csrfProtection(config: Config): RequestHandler {
+  const common = { httpOnly: true, sameSite: 'lax' as const };
+  const secure = csurf({ value: submittedToken, cookie: { ...common, key: HOST_CSRF_COOKIE, path: '/', secure: true } });
+  const plain = csurf({ value: submittedToken, cookie: { ...common, key: CSRF_COOKIE, path: config.basePath || '/' } });
+  // An https BASE_URL means always Secure; with TRUST_PROXY but an http BASE_URL, Secure exactly
+  // when the trusted proxy says the request came over https (like the session cookie's 'auto').
+  const isSecure = (req: Request) => config.secureCookies || (config.trustProxy !== false && req.secure);
+
+  return (req, res, next) => {
+    const useSecure = isSecure(req);
+    const name = useSecure ? HOST_CSRF_COOKIE : CSRF_COOKIE;
+    const header = req.headers.cookie ?? '';
+    const cookies: Record<string, string | undefined> = header ? parseCookies(header) : {};
+    if (cookies[name] !== undefined && occurrences(header, name) > 1) {
+      // Two secrets: one was planted. No new cookie either, which would only hand over the other.
+      next(invalidCsrfToken());
+      return;
+    }
+    // A value of the wrong shape is not one of ours: csurf then makes a new secret (and a POST fails).
+    if (cookies[name] !== undefined && !SECRET.test(cookies[name])) delete cookies[name];
+    req.cookies = cookies;
+    run(useSecure ? secure : plain, req, res, next);
+  };
+}
+
+/** True when the session holds anything: it was loaded from the store or this request wrote to it. */
+export function hasSession(req: Request): boolean {
+  return req.session !== undefined && Object.keys(req.session).some((key) => key !== 'cookie');
+}
+
+/**
+ * Session mode, for areas behind express-session (the admin console, the demo, any signed-in area
+ * added later): the secret lives in req.session, so a planted cookie proves nothing. Until the
+ * session holds something (the sign-in page, a first visit), cookie mode as on the flows, so a
+ * visit stores nothing and cannot fill the session store; the sign-in that follows regenerates
+ * the session, which then gets a secret of its own. Runs after sessionMiddleware.
+ */
+export function sessionCsrfProtection(config: Config): RequestHandler {
+  const bound = csurf({ value: submittedToken });
+  const anonymous = csrfProtection(config);
+  return (req, res, next) => {
+    if (hasSession(req)) run(bound, req, res, next);
+    else anonymous(req, res, next);
+  };
 }

@@ -15,30 +15,40 @@ export const SESSION_PREFIX = 'hlc:sess:';
 type StoreCallback = Parameters<RedisStore['get']>[1];
 
 /**
- * connect-redis, with every failure turned into the 503 below, so that a route that saves or
- * regenerates a session itself (admin login) gets the same clean answer as a session load.
+ * connect-redis, with every round trip cut at the Redis deadline and every failure turned into
+ * the 503 below, so that a route that saves or regenerates a session itself (admin login) gets
+ * the same clean answer as a session load, and a hung Redis answers at once instead of never.
  */
 class SharedSessionStore extends RedisStore {
-  private static failing(cb: StoreCallback): StoreCallback {
-    return cb && ((err?: unknown, data?: unknown) => cb(err ? sessionStoreUnavailable(err) : err, data));
+  constructor(private readonly redis: RedisConnection) {
+    super({ client: redis.client, prefix: SESSION_PREFIX });
+  }
+  /** Calls back exactly once: with the result, or with the 503 at the deadline (a late reply is dropped). */
+  private bounded(op: Promise<unknown>, cb?: StoreCallback): Promise<unknown> {
+    const result = this.redis.bounded(op);
+    if (!cb) return result;
+    return result.then(
+      (data) => cb(null, data),
+      (err: unknown) => cb(sessionStoreUnavailable(err)),
+    );
   }
   override get(sid: string, cb?: StoreCallback) {
-    return super.get(sid, SharedSessionStore.failing(cb));
+    return this.bounded(super.get(sid), cb);
   }
   override set(sid: string, data: SessionData, cb?: StoreCallback) {
-    return super.set(sid, data, SharedSessionStore.failing(cb));
+    return this.bounded(super.set(sid, data), cb);
   }
   override touch(sid: string, data: SessionData, cb?: StoreCallback) {
-    return super.touch(sid, data, SharedSessionStore.failing(cb));
+    return this.bounded(super.touch(sid, data), cb);
   }
   override destroy(sid: string, cb?: StoreCallback) {
-    return super.destroy(sid, SharedSessionStore.failing(cb));
+    return this.bounded(super.destroy(sid), cb);
   }
 }
 
 /** Sessions shared by every instance. The key expires with the cookie (connect-redis reads it). */
 export function redisSessionStore(redis: RedisConnection): Store {
-  return new SharedSessionStore({ client: redis.client, prefix: SESSION_PREFIX });
+  return new SharedSessionStore(redis);
 }
 
 /** The session store failed (Redis away): a clean 503 instead of a 500 or a hung request. */

@@ -2,92 +2,57 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import ejs from 'ejs';
 
-type Locals = Record<string, unknown>;
-type Include = (name: string, data?: Locals) => string;
-type Template = (locals: Locals, escape: undefined, include: Include) => string;
 type EngineCallback = (err: Error | null, html?: string) => void;
-/** A compiled template, or why it does not compile (thrown when a render uses it). */
-type Compiled = Template | Error;
+type Engine = (file: string, locals: object, done: EngineCallback) => void;
 
 /**
- * An Express view engine for the EJS templates in `root`, compiled once, with includes looked up in
- * that same table.
+ * The Express view engine: stock `ejs.renderFile` with EJS's own template cache, plus one step
+ * before the first render.
  *
- * Express's stock `ejs.renderFile` resolves the path, looks up the cache and copies every local for
- * each include, which cost a login page (four includes) ~25 µs per render, or ~5 % of the request.
- * Here a page is its compiled function and an include is a Map lookup. Templates are plain EJS with
- * the same semantics: `include('/partials/head', { title })` sees the page's locals plus its own.
- * Include paths start with `/`, from the views root.
- *
- * The first render reads and compiles every template under `root` (asynchronously); later renders
- * touch no file. A template edited on disk takes effect at the next start, as with Express's view
- * cache. A template that does not compile fails only the renders that use it; files and folders
- * whose names start with a dot (editor lock and swap files) are not templates.
+ * - Options are EJS's documented ones. `root` makes `include('/partials/head', { title })` resolve
+ *   from the views folder with no file-system call; `views` lets a relative `include('partials/head')`
+ *   work from any template, as in EJS's docs (EJS checks the disk for each relative include on
+ *   every render, so the shipped templates use the `/` form). `cache` is Express's `view cache`.
+ * - EJS 7 no longer takes options from Express's `view options` setting, so they are passed here.
+ * - Before the first render, every template under `root` is read and compiled asynchronously into
+ *   `ejs.cache`: no render then reads a file synchronously. A template that does not compile is
+ *   left out, so only the pages that use it fail (EJS reads and compiles it again, and throws).
+ *   Files and folders whose names start with a dot (editor lock and swap files) are skipped.
  */
-export function precompiledViews(root: string, options: { compileDebug: boolean }): (file: string, locals: object, done: EngineCallback) => void {
-  let loading: Promise<Map<string, Compiled>> | undefined;
-  const names = new Map<string, string>();
-  const nameOf = (file: string): string => {
-    let name = names.get(file);
-    if (name === undefined) names.set(file, (name = templateName(root, file)));
-    return name;
-  };
+export function ejsViews(root: string, options: { compileDebug: boolean; cache: boolean }): Engine {
+  const ejsOptions = { root, views: [root], compileDebug: options.compileDebug, cache: options.cache };
+  let warming: Promise<void> | undefined;
 
   return (file, locals, done) => {
-    loading ??= compileAll(root, options.compileDebug);
-    loading.then(
-      (templates) => {
-        let html: string;
-        try {
-          html = render(templates, nameOf(file), locals as Locals);
-        } catch (err) {
-          done(err as Error);
-          return;
-        }
-        done(null, html);
-      },
-      (err: unknown) => {
-        // The views folder could not be read: try again at the next render.
-        loading = undefined;
-        done(err as Error);
-      },
+    if (!options.cache) {
+      ejs.renderFile(file, locals, ejsOptions, done);
+      return;
+    }
+    warming ??= warmCache(root, ejsOptions).catch((err: unknown) => {
+      // The views folder could not be read: try again at the next render.
+      warming = undefined;
+      throw err;
+    });
+    warming.then(
+      () => ejs.renderFile(file, locals, ejsOptions, done),
+      (err: unknown) => done(err as Error),
     );
   };
 }
 
-/**
- * EJS's include semantics: the included template gets its own copy of the includer's locals plus
- * its own, so nothing it assigns leaks back into the page.
- */
-function render(templates: Map<string, Compiled>, name: string, data: Locals): string {
-  const template = templates.get(name);
-  if (!template) throw new Error(`no template ${name}.ejs in the views`);
-  if (template instanceof Error) throw template;
-  return template(data, undefined, (includeName, includeData) => render(templates, includeName, { ...data, ...includeData }));
-}
-
-/** '/login', '/partials/head': the file's path under the views root, without '.ejs'. */
-function templateName(root: string, file: string): string {
-  const relative = path.relative(root, file).split(path.sep).join('/');
-  return `/${relative.replace(/\.ejs$/, '')}`;
-}
-
-async function compileAll(root: string, compileDebug: boolean): Promise<Map<string, Compiled>> {
+async function warmCache(root: string, ejsOptions: ejs.Options): Promise<void> {
   const files = (await readdir(root, { recursive: true })).filter(
     (file) => file.endsWith('.ejs') && !file.split(path.sep).some((part) => part.startsWith('.')),
   );
-  const templates = new Map<string, Compiled>();
   await Promise.all(
     files.map(async (relative) => {
-      const filename = path.join(root, relative);
+      const filename = path.resolve(root, relative);
       const source = await readFile(filename, 'utf8');
       try {
-        // client: a function of (locals, escape, include), so includes come from this table.
-        templates.set(templateName(root, filename), ejs.compile(source, { client: true, filename, compileDebug }) as unknown as Template);
-      } catch (err) {
-        templates.set(templateName(root, filename), err as Error);
+        ejs.cache.set(filename, ejs.compile(source, { ...ejsOptions, filename }));
+      } catch {
+        // Not cached: the pages that use it fail with EJS's own error, naming the template.
       }
     }),
   );
-  return templates;
 }

@@ -12,6 +12,8 @@ export interface TransportRequest {
   body?: string;
   /** The whole exchange, connect to last byte, is cut after this many milliseconds. */
   timeoutMs: number;
+  /** A longer body is refused with ResponseTooLargeError. Default MAX_RESPONSE_BYTES. */
+  maxBytes?: number;
 }
 
 /** Hydra's answer, body read in full. */
@@ -27,6 +29,21 @@ export type Transport = (request: TransportRequest) => Promise<TransportResponse
 /** The transport gave up waiting (the client reports it as a 504-style "timeout"). */
 export class TransportTimeoutError extends Error {
   override readonly name = 'TimeoutError';
+}
+
+/**
+ * Hydra's largest real answers (a client with a big jwks, a page of 500 clients) are tens of kB;
+ * a body past this is a fault or an attack, and reading it would cost its size in memory twice
+ * (chunks, then the string). A 520 MiB one used to end the process (ERR_STRING_TOO_LONG).
+ */
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+/** Hydra's answer was larger than MAX_RESPONSE_BYTES: reading stopped and the socket was destroyed. */
+export class ResponseTooLargeError extends Error {
+  override readonly name = 'ResponseTooLargeError';
+  constructor(readonly limit: number) {
+    super(`the answer is larger than ${limit} bytes`);
+  }
 }
 
 /**
@@ -54,6 +71,8 @@ class ResponseHeaders {
 function exchange(request: TransportRequest, agent: http.Agent): Promise<TransportResponse> {
   return new Promise<TransportResponse>((resolve, reject) => {
     const { origin } = request;
+    // The first outcome wins; a destroyed socket reports its error again afterwards.
+    let settled = false;
     const outgoing = (origin.protocol === 'https:' ? https : http).request(
       {
         protocol: origin.protocol,
@@ -65,21 +84,45 @@ function exchange(request: TransportRequest, agent: http.Agent): Promise<Transpo
         agent,
       },
       (response) => {
+        const limit = request.maxBytes ?? MAX_RESPONSE_BYTES;
         const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        let received = 0;
+        // Past the cap, stop reading and destroy the socket (a half-read answer cannot be reused).
+        const tooLarge = () => {
+          fail(new ResponseTooLargeError(limit));
+          outgoing.destroy();
+        };
+        const declared = Number(response.headers['content-length']);
+        if (declared > limit) {
+          tooLarge();
+          return;
+        }
+        response.on('data', (chunk: Buffer) => {
+          received += chunk.length;
+          if (received > limit) tooLarge();
+          else chunks.push(chunk);
+        });
         response.on('error', fail);
         // A connection cut mid-body ends in 'close' without 'end'.
         response.on('close', () => {
           if (!response.complete) fail(Object.assign(new Error('connection closed before the response was complete'), { code: 'ECONNRESET' }));
         });
         response.on('end', () => {
+          if (settled) return;
           clearTimeout(timer);
-          resolve({
-            status: response.statusCode ?? 0,
-            statusText: response.statusMessage ?? '',
-            headers: new ResponseHeaders(response.headers),
-            body: Buffer.concat(chunks).toString('utf8'),
-          });
+          // Nothing thrown here may escape: this listener runs outside any promise.
+          try {
+            settled = true;
+            resolve({
+              status: response.statusCode ?? 0,
+              statusText: response.statusMessage ?? '',
+              headers: new ResponseHeaders(response.headers),
+              body: Buffer.concat(chunks).toString('utf8'),
+            });
+          } catch (err) {
+            settled = false;
+            fail(err instanceof Error ? err : new Error(String(err)));
+          }
         });
       },
     );
@@ -91,6 +134,8 @@ function exchange(request: TransportRequest, agent: http.Agent): Promise<Transpo
     }, request.timeoutMs);
     function fail(err: Error): void {
       clearTimeout(timer);
+      if (settled) return;
+      settled = true;
       if (timedOut) reject(new TransportTimeoutError(`no answer within ${request.timeoutMs} ms`, { cause: err }));
       else reject(Object.assign(err, { reusedSocket: outgoing.reusedSocket }));
     }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import express from 'express';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
-import { precompiledViews } from '../../src/http/views.js';
+import { ejsViews } from '../../src/http/views.js';
 
 let dirs: string[] = [];
 afterEach(async () => {
@@ -23,10 +23,10 @@ async function viewsDir(files: Record<string, string>): Promise<string> {
 }
 
 /** An Express app rendering `view` with the query string as data, through the engine under test. */
-function appFor(root: string, compileDebug = true) {
+function appFor(root: string, compileDebug = true, cache = true) {
   const app = express();
   app.set('views', root);
-  app.engine('ejs', precompiledViews(root, { compileDebug }));
+  app.engine('ejs', ejsViews(root, { compileDebug, cache }));
   app.set('view engine', 'ejs');
   app.set('view cache', true); // as src/app.ts: Express looks each view up on disk once
   app.locals.site = 'Example';
@@ -40,7 +40,7 @@ function appFor(root: string, compileDebug = true) {
   return app;
 }
 
-describe('precompiledViews (the EJS view engine)', () => {
+describe('ejsViews (stock EJS, cache warmed before the first render)', () => {
   it('renders with app.locals, res.locals and the view data, escaping <%= and not <%-', async () => {
     const root = await viewsDir({ 'page.ejs': '<%= site %>|<%= fromLocals %>|<%= name %>|<%- raw %>' });
     const res = await request(appFor(root)).get('/page').query({ name: '<b>&"', raw: '<i>' });
@@ -59,6 +59,18 @@ describe('precompiledViews (the EJS view engine)', () => {
     expect(res.text).toBe('[Inner title:n:Inner title-Example]/Page title');
   });
 
+  it('resolves relative includes as stock EJS does: next to the including file, else from the views folder', async () => {
+    const root = await viewsDir({
+      'deep/page.ejs': "<%- include('partials/outer') %>|<%- include('sibling') %>",
+      'deep/sibling.ejs': 'sibling',
+      'partials/outer.ejs': "outer:<%- include('inner', { name: 'x' }) %>",
+      'partials/inner.ejs': 'inner <%= name %>',
+    });
+    const res = await request(appFor(root)).get('/deep%2Fpage');
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('outer:inner x|sibling');
+  });
+
   it('renders from memory after the first render: files changed or gone on disk do not matter until restart', async () => {
     const root = await viewsDir({ 'page.ejs': 'first <%= name %>' });
     const app = appFor(root);
@@ -75,7 +87,7 @@ describe('precompiledViews (the EJS view engine)', () => {
     const app = appFor(root);
     const missing = await request(app).get('/missing');
     expect(missing.status).toBe(500);
-    expect(missing.text).toContain('no template /partials/nope.ejs');
+    expect(missing.text).toMatch(/ENOENT.*partials\/nope\.ejs/);
     const throws = await request(app).get('/throws');
     expect(throws.status).toBe(500);
     expect(throws.text).toMatch(/throws\.ejs:2/);
@@ -101,6 +113,14 @@ describe('precompiledViews (the EJS view engine)', () => {
       expect(res.text, view).toMatch(/broken\.ejs/);
     }
     expect((await request(app).get('/page')).text).toBe('ok');
+  });
+
+  it('reads templates from disk on every render when the cache is off (development edits show at once)', async () => {
+    const root = await viewsDir({ 'page.ejs': 'first' });
+    const app = appFor(root, true, false);
+    expect((await request(app).get('/page')).text).toBe('first');
+    await writeFile(path.join(root, 'page.ejs'), 'second');
+    expect((await request(app).get('/page')).text).toBe('second');
   });
 
   it("keeps what an include assigns to itself: the page's locals are not changed", async () => {
