@@ -23,13 +23,23 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { DEMO_DEFAULTS, registerDemoClients } from '../src/demo/clients.js';
 import { createHydraAdmin } from '../src/hydra/client.js';
-import { CACHED_HYDRA_BINARY, HYDRA_SERVE_ARGS, HYDRA_VERSION, hydraEnvironment, spawnWatchdog, waitUntilReady } from './hydra-process.js';
+import { hydraEnvironment, hydraRelease, spawnWatchdog, waitUntilReady, type HydraRelease } from './hydra-process.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 /** Fixed, so Hydra's encrypted challenges survive nothing but this process anyway; dev only. */
 const HYDRA_SECRETS_SYSTEM = 'demo-only-system-secret-never-use-in-production';
 const READY_TIMEOUT_MS = Number(process.env.DEMO_READY_TIMEOUT_MS ?? 60_000);
 const DEMO_USER = 'foo@bar.com / foobar';
+/** HYDRA_VERSION picks the Hydra: v2.3.0 (default) or v1.11.10, each started with its own flags. */
+const RELEASE: HydraRelease = (() => {
+  try {
+    return hydraRelease(process.env.HYDRA_VERSION);
+  } catch (err) {
+    console.error(`[demo] HYDRA_VERSION: ${(err as Error).message}`);
+    process.exit(1);
+  }
+})();
+const HYDRA_VERSION = RELEASE.version;
 
 const say = (line: string) => console.log(`[demo] ${line}`);
 
@@ -221,14 +231,14 @@ async function findHydra(): Promise<string> {
     if (!isExecutableFile(fromEnv)) fatal(`HYDRA_BIN=${fromEnv} is not an executable file; point it at a Hydra ${HYDRA_VERSION} binary`);
     return fromEnv;
   }
-  const cached = CACHED_HYDRA_BINARY;
+  const cached = RELEASE.cachedBinary;
   if (isExecutableFile(cached)) return cached;
   if (!hasGo()) {
     fatal(`Hydra ${HYDRA_VERSION} is needed: install Go 1.24+ (the first run then builds Hydra into .cache/hydra) or set HYDRA_BIN to a Hydra ${HYDRA_VERSION} binary built with -tags sqlite`);
   }
   say(`building Hydra ${HYDRA_VERSION} with Go, once (a few minutes; cached in .cache/hydra)…`);
   const started = Date.now();
-  const build = startChild('build-hydra', 'bash', [path.join(ROOT, 'scripts', 'build-hydra.sh')], { env: process.env, output: 'inherit', supervised: false });
+  const build = startChild('build-hydra', 'bash', [path.join(ROOT, 'scripts', 'build-hydra.sh'), HYDRA_VERSION], { env: process.env, output: 'inherit', supervised: false });
   const ticker = setInterval(() => say(`still building Hydra (${Math.round((Date.now() - started) / 1000)} s)…`), 20_000);
   await build.exited;
   clearInterval(ticker);
@@ -261,7 +271,7 @@ async function main(): Promise<void> {
   // Hydra's banner and dev-mode warnings are noise here: only its errors are shown, unless
   // HYDRA_LOG_LEVEL asks for more. Everything is kept for the report if it fails.
   const verboseHydra = process.env.HYDRA_LOG_LEVEL !== undefined;
-  const hydra = startChild('hydra', hydraBin, HYDRA_SERVE_ARGS, {
+  const hydra = startChild('hydra', hydraBin, [...RELEASE.serveArgs], {
     output: 'piped',
     show: (line) => verboseHydra || /level=(error|fatal|panic)/.test(line),
     env: hydraEnvironment({
@@ -277,7 +287,7 @@ async function main(): Promise<void> {
   });
   await waitFor('Hydra', [`${hydraPublicInternal}health/ready`, `${hydraAdmin}/health/ready`], hydra);
 
-  const admin = createHydraAdmin({ baseUrl: hydraAdmin, apiVersion: 'v2', timeoutMs: 10_000 });
+  const admin = createHydraAdmin({ baseUrl: hydraAdmin, apiVersion: RELEASE.apiVersion, timeoutMs: 10_000 });
   const registered = await registerDemoClients(admin, {
     appBaseUrl: appBase,
     clientId: DEMO_DEFAULTS.clientId,
@@ -296,7 +306,7 @@ async function main(): Promise<void> {
       PORT: String(appPort),
       BASE_URL: appBase,
       HYDRA_ADMIN_URL: hydraAdmin,
-      HYDRA_API_VERSION: 'v2',
+      HYDRA_API_VERSION: RELEASE.apiVersion,
       HYDRA_PUBLIC_URL: hydraPublic,
       HYDRA_PUBLIC_INTERNAL_URL: hydraPublicInternal,
       DEMO_CLIENT_ID: DEMO_DEFAULTS.clientId,

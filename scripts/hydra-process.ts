@@ -6,14 +6,61 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
-/** The version scripts/build-hydra.sh builds. */
-export const HYDRA_VERSION = 'v2.3.0';
+/** The layout of Hydra's admin API this app speaks to it (HYDRA_API_VERSION). */
+export type HydraApiVersion = 'v1' | 'v2';
 
-/** Where `npm run hydra:build` leaves the binary. */
-export const CACHED_HYDRA_BINARY = path.resolve(import.meta.dirname, '..', '.cache', 'hydra', `hydra-${HYDRA_VERSION}`);
+/** One Hydra release we build and run: how scripts/build-hydra.sh names it, and how it is started. */
+export interface HydraRelease {
+  version: 'v2.3.0' | 'v1.11.10';
+  /** The app's HYDRA_API_VERSION for it. */
+  apiVersion: HydraApiVersion;
+  /** Where `npm run hydra:build` leaves the binary. */
+  cachedBinary: string;
+  /** The environment variable the e2e suites read its binary from, instead of the cached one. */
+  binEnv: 'HYDRA_BIN' | 'HYDRA_V1_BIN';
+  /**
+   * In memory, plain http on loopback, no telemetry. v2: `--dev`. v1 has no `--dev`;
+   * `--dangerous-force-http` is its plain-http switch (contract §5).
+   */
+  serveArgs: readonly string[];
+  /** What goes before every admin path: v2 serves them under /admin, v1 at the root (contract §1). */
+  adminPrefix: '/admin' | '';
+}
 
-/** In memory, plain http on loopback, no telemetry. */
-export const HYDRA_SERVE_ARGS = ['serve', 'all', '--dev', '--sqa-opt-out'];
+const cached = (version: string) => path.resolve(import.meta.dirname, '..', '.cache', 'hydra', `hydra-${version}`);
+
+/** Every release the e2e suites run against, newest first; scripts/build-hydra.sh builds the same list. */
+export const HYDRA_RELEASES: readonly HydraRelease[] = [
+  {
+    version: 'v2.3.0',
+    apiVersion: 'v2',
+    cachedBinary: cached('v2.3.0'),
+    binEnv: 'HYDRA_BIN',
+    serveArgs: ['serve', 'all', '--dev', '--sqa-opt-out'],
+    adminPrefix: '/admin',
+  },
+  {
+    version: 'v1.11.10',
+    apiVersion: 'v1',
+    cachedBinary: cached('v1.11.10'),
+    binEnv: 'HYDRA_V1_BIN',
+    serveArgs: ['serve', 'all', '--dangerous-force-http', '--sqa-opt-out'],
+    adminPrefix: '',
+  },
+];
+
+/** The release named `version` (v2.3.0 when unset); throws naming the known ones otherwise. */
+export function hydraRelease(version: string | undefined = undefined): HydraRelease {
+  if (version === undefined || version === '') return HYDRA_RELEASES[0]!;
+  const release = HYDRA_RELEASES.find((r) => r.version === version);
+  if (release === undefined) throw new Error(`unknown Hydra version ${version} (known: ${HYDRA_RELEASES.map((r) => r.version).join(', ')})`);
+  return release;
+}
+
+/** The default release (v2.3.0), for callers that run one Hydra. */
+export const HYDRA_VERSION = HYDRA_RELEASES[0]!.version;
+export const CACHED_HYDRA_BINARY = HYDRA_RELEASES[0]!.cachedBinary;
+export const HYDRA_SERVE_ARGS = [...HYDRA_RELEASES[0]!.serveArgs];
 
 export interface HydraEnvironmentOptions {
   /** Origin (+ base path) of this app: Hydra sends browsers to its /login, /consent, /logout, /error. */

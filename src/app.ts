@@ -18,6 +18,7 @@ import { loginLimits } from './http/rate-limit.js';
 import { noStore, securityHeaders } from './http/security.js';
 import { ejsViews } from './http/views.js';
 import type { RedisConnection } from './redis.js';
+import type { AccountStore } from './users/accounts.js';
 import type { UserStore } from './users/store.js';
 
 /** Everything the app needs from outside. Production (src/deps.ts) and tests fill the same seam. */
@@ -25,6 +26,8 @@ export interface AppDeps {
   config: Config;
   hydra: HydraAdmin;
   users: UserStore;
+  /** Account administration (admin console, /account); production's is the same SQL store as `users`. */
+  accounts?: AccountStore;
   logger: Logger;
   /** Sessions for the admin console and the demo: BoundedMemoryStore, or Redis with REDIS_URL. */
   sessionStore: Store;

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { describeTarget, parseDatabaseUrl, type DatabaseTarget } from './users/sql/url.js';
 
 /**
  * Configuration, read once from the environment at start-up. Every key is documented next to
@@ -39,12 +41,22 @@ const schema = z.object({
   BASE_URL: httpUrl.optional(),
   /** Signs cookies. At least 32 characters; required in production, else generated per process. */
   SESSION_SECRET: optionalString,
-  /** JSON file of users (see README). Required in production; without it the demo user exists. */
+  /**
+   * The user database: empty → the SQLite file ./data/accounts.db (created on first start);
+   * sqlite:path/to.db, sqlite:///absolute/path.db, or postgres://user:password@host:5432/db
+   * (postgresql:// too) for several instances sharing one database.
+   */
+  DATABASE_URL: optionalString,
+  /** A JSON user file (users.example.json) imported at each start: users not yet in the database are added. */
   USERS_FILE: optionalString,
+  /** Shortest password accepted when one is set: NIST SP 800-63B's floor, 8 (src/users/passwords.ts). */
+  PASSWORD_MIN_LENGTH: z.coerce.number().int().min(8).max(64).default(8),
   /** How long "remember me" keeps a login, in seconds (0: until the browser closes). 30 days. */
   LOGIN_REMEMBER_FOR: seconds(30 * 24 * 3600),
   /** How long a remembered consent lasts, in seconds (0: forever, as Hydra reads it). 30 days. */
   CONSENT_REMEMBER_FOR: seconds(30 * 24 * 3600),
+  /** Consent boxes start ticked. Off: unticked, as in Ory's reference app and its browser suite. */
+  CONSENT_PRESELECT_SCOPES: bool,
   /** Express `trust proxy`: false, true, a hop count, or a comma-separated list of addresses/subnets. */
   TRUST_PROXY: z.string().trim().optional(),
   /** Enables the admin console and API at /admin. At least 32 characters. */
@@ -59,8 +71,14 @@ const schema = z.object({
   LOGIN_RATE_LIMIT_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
   /** Rate-limit window in seconds. */
   LOGIN_RATE_LIMIT_WINDOW: z.coerce.number().int().min(1).default(15 * 60),
+  /** Password checks (argon2id, ~19 MiB and ~20 ms of CPU each) running at once. Default: CPUs × 2. */
+  LOGIN_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(() => availableParallelism() * 2),
+  /** Password checks waiting for a slot; past this a sign-in is a 503 with Retry-After. */
+  LOGIN_HASH_QUEUE: z.coerce.number().int().min(0).max(100_000).default(32),
   /** Seconds a SIGTERM waits for in-flight requests before closing them. */
   SHUTDOWN_TIMEOUT: z.coerce.number().int().min(0).default(10),
+  /** Seconds a client has to send a whole request (headers within min(this, 20)); then 408. */
+  REQUEST_TIMEOUT: z.coerce.number().int().min(1).max(3600).default(30),
   /**
    * Hydra's public URL as the browser sees it (the issuer). The logout page's CSP names its origin
    * (Hydra gives the logout request_url as a bare path); the demo uses it as the issuer.
@@ -99,15 +117,23 @@ export interface Config {
   /** True when cookies must carry Secure (https BASE_URL, or TLS ended at a trusted proxy). */
   readonly secureCookies: boolean;
   readonly sessionSecret: string;
+  /** Where the users are (parsed DATABASE_URL) and how to name it in logs (no password). */
+  readonly database: { readonly target: DatabaseTarget; readonly description: string };
   readonly usersFile?: string;
+  readonly passwordPolicy: { readonly minLength: number };
   readonly loginRememberFor: number;
   readonly consentRememberFor: number;
+  /** The consent page's scope boxes start ticked (CONSENT_PRESELECT_SCOPES). */
+  readonly consentPreselectScopes: boolean;
   readonly trustProxy: TrustProxy;
   readonly adminToken?: string;
   readonly redisUrl?: string;
   readonly logLevel: string;
   readonly rateLimit: { readonly perIp: number; readonly perAccount: number; readonly windowMs: number };
+  /** How many password checks run at once, and how many may wait (src/users/work-queue.ts). */
+  readonly passwordChecks: { readonly concurrency: number; readonly queue: number };
   readonly shutdownTimeoutMs: number;
+  readonly requestTimeoutMs: number;
   readonly demo?: {
     readonly clientId: string;
     readonly clientSecret?: string;
@@ -159,7 +185,8 @@ export function loadConfig(env: Record<string, string | undefined>): { config: C
     warnings.push('SESSION_SECRET is not set: using a random one, so cookies break on restart and differ between instances');
   }
   if (e.ADMIN_TOKEN !== undefined && e.ADMIN_TOKEN.length < 32) problems.push('ADMIN_TOKEN must be at least 32 characters');
-  if (production && e.USERS_FILE === undefined) problems.push('USERS_FILE is required when NODE_ENV=production');
+  const database = parseDatabaseUrl(e.DATABASE_URL);
+  if (typeof database === 'string') problems.push(database);
   if (e.DEMO_CLIENT_ID !== undefined && e.HYDRA_PUBLIC_URL === undefined) problems.push('HYDRA_PUBLIC_URL is required when DEMO_CLIENT_ID is set');
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -196,9 +223,12 @@ export function loadConfig(env: Record<string, string | undefined>): { config: C
       basePath,
       secureCookies,
       sessionSecret,
+      database: { target: database as DatabaseTarget, description: describeTarget(database as DatabaseTarget) },
       usersFile: e.USERS_FILE,
+      passwordPolicy: { minLength: e.PASSWORD_MIN_LENGTH },
       loginRememberFor: e.LOGIN_REMEMBER_FOR,
       consentRememberFor: e.CONSENT_REMEMBER_FOR,
+      consentPreselectScopes: e.CONSENT_PRESELECT_SCOPES,
       trustProxy: trustProxy as TrustProxy,
       adminToken: e.ADMIN_TOKEN,
       redisUrl: e.REDIS_URL,
@@ -208,7 +238,9 @@ export function loadConfig(env: Record<string, string | undefined>): { config: C
         perAccount: e.LOGIN_RATE_LIMIT_PER_ACCOUNT,
         windowMs: e.LOGIN_RATE_LIMIT_WINDOW * 1000,
       },
+      passwordChecks: { concurrency: e.LOGIN_HASH_CONCURRENCY, queue: e.LOGIN_HASH_QUEUE },
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT * 1000,
+      requestTimeoutMs: e.REQUEST_TIMEOUT * 1000,
       demo: demoEnabled
         ? {
             clientId: e.DEMO_CLIENT_ID!,

@@ -4,8 +4,9 @@ import { createHydraAdmin } from './hydra/client.js';
 import { createLogger } from './http/logging.js';
 import { BoundedMemoryStore, redisSessionStore } from './http/session.js';
 import { createRedisConnection } from './redis.js';
-import { demoUserStore } from './users/demo.js';
-import { loadUserFile } from './users/file-store.js';
+import { seedDemoUser } from './users/demo.js';
+import { importUserFile } from './users/import.js';
+import { openAccountStore } from './users/sql/store.js';
 
 /** Builds the production collaborators from the config: the only place that does I/O before listen. */
 export async function buildDeps(config: Config, logger = createLogger({ level: config.logLevel, pretty: !config.production && process.stdout.isTTY })): Promise<AppDeps> {
@@ -15,20 +16,31 @@ export async function buildDeps(config: Config, logger = createLogger({ level: c
     timeoutMs: config.hydra.timeoutMs,
     token: config.hydra.adminToken,
   });
-  let users;
+  // The user database (DATABASE_URL), opened and migrated before listen. Unlike Redis it is
+  // required: unreachable, start-up stops with one line naming it (StoreUnavailableError).
+  const accounts = await openAccountStore(config.database.target, {
+    passwordPolicy: config.passwordPolicy,
+    onIdleError: (error) => logger.warn({ database: config.database.description, error: error.message }, 'database connection lost; the next query reconnects'),
+  });
+  const users = accounts;
+  logger.info({ database: accounts.description, migrated: accounts.appliedMigrations }, 'user database ready');
   if (config.usersFile) {
-    users = await loadUserFile(config.usersFile);
-  } else {
-    logger.warn('USERS_FILE is not set: only the demo user foo@bar.com / foobar can sign in');
-    users = await demoUserStore();
+    // The JSON user file is an import source now: its users not yet in the database are added,
+    // and nobody already there is changed, so this is safe at every start.
+    const result = await importUserFile(accounts, config.usersFile, { actor: 'system' });
+    logger.info({ file: config.usersFile, added: result.created, kept: result.kept, skipped: result.skipped.length }, 'imported USERS_FILE');
+    for (const skipped of result.skipped) logger.warn({ index: skipped.index, reason: skipped.reason }, 'USERS_FILE entry not imported');
+  } else if (!config.production && (await accounts.list({ limit: 1 })).items.length === 0 && (await seedDemoUser(accounts))) {
+    // Only into an empty database, and never in production: a real user database never gets it.
+    logger.warn('development: the database was empty, so the demo user foo@bar.com / foobar was added to it');
   }
   if (!config.redisUrl) {
     logger.info('sessions are per-process (set REDIS_URL to share them between instances)');
-    return { config, hydra, users, logger, sessionStore: new BoundedMemoryStore() };
+    return { config, hydra, users, accounts, logger, sessionStore: new BoundedMemoryStore() };
   }
   // Never blocks start-up for long: without Redis the app serves, answers 503 where it needs
   // Redis, reports not-ready, and recovers by itself when Redis comes.
   const redis = createRedisConnection({ url: config.redisUrl, logger });
   if (!(await redis.waitUntilReady(5000))) logger.warn('redis is not reachable yet; retrying in the background');
-  return { config, hydra, users, logger, sessionStore: redisSessionStore(redis), redis };
+  return { config, hydra, users, accounts, logger, sessionStore: redisSessionStore(redis), redis };
 }

@@ -1,7 +1,28 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
+import type { Logger } from 'pino';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { buildDeps } from './deps.js';
+import { drainable } from './http/drain.js';
+
+/** A request's headers must arrive within this (or REQUEST_TIMEOUT, if shorter), else 408. */
+const HEADERS_TIMEOUT_MS = 20_000;
+/** How often Node looks for requests past those timeouts (its default, 30 s, would double them). */
+const TIMEOUT_CHECK_INTERVAL_MS = 1000;
+/** The last log lines get this long to reach stdout; a dead reader (EPIPE) must not hold the exit. */
+const LOG_FLUSH_MS = 1000;
+
+/** Hands the last log lines to stdout, within LOG_FLUSH_MS whatever state stdout is in. */
+function flushLogs(logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    setTimeout(resolve, LOG_FLUSH_MS).unref();
+    try {
+      logger.flush(() => resolve());
+    } catch {
+      resolve();
+    }
+  });
+}
 
 /** Entry point: config → collaborators → app → listen; SIGTERM/SIGINT drain and exit 0. */
 async function main(): Promise<void> {
@@ -20,8 +41,17 @@ async function main(): Promise<void> {
   const { logger } = deps;
   for (const warning of warnings) logger.warn(warning);
 
-  const app = createApp(deps);
-  const server: Server = app.listen(config.port, config.host);
+  // A client that drips its request is cut (408) instead of holding a connection for minutes.
+  const server: Server = createServer(
+    {
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: Math.min(HEADERS_TIMEOUT_MS, config.requestTimeoutMs),
+      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+    },
+    createApp(deps),
+  );
+  const drain = drainable(server);
+  server.listen(config.port, config.host);
   server.on('listening', () => {
     logger.info({ port: config.port, baseUrl: config.baseUrl, hydra: config.hydra.adminUrl, apiVersion: config.hydra.apiVersion }, 'listening');
   });
@@ -31,25 +61,26 @@ async function main(): Promise<void> {
   });
 
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
-    // Idle keep-alive sockets would hold close() open; busy ones finish their request first.
-    server.close(async () => {
-      // Redis last: in-flight requests may still have needed it for their session or counters.
-      await Promise.race([deps.redis?.close(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]).catch(() => {});
-      logger.info('stopped');
-      process.exit(0);
-    });
-    server.closeIdleConnections();
-    setTimeout(() => {
+    const deadline = setTimeout(() => {
       logger.warn('shutdown deadline reached: closing remaining connections');
-      server.closeAllConnections();
-    }, config.shutdownTimeoutMs).unref();
+      drain.closeAll();
+    }, config.shutdownTimeoutMs);
+    await drain.drain();
+    clearTimeout(deadline);
+    // Redis last: in-flight requests may still have needed it for their session or counters.
+    await Promise.race([deps.redis?.close(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]).catch(() => {});
+    logger.info('stopped');
+    // pino flushes synchronously on exit; a log reader that went away then fails that write
+    // (EPIPE). Flushing first, asynchronously and bounded, leaves nothing for it to fail on.
+    await flushLogs(logger);
+    process.exit(0);
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 main().catch((err: unknown) => {

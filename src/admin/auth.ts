@@ -1,12 +1,15 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { HttpError } from '../http/errors.js';
 import { adminUrl, field } from './view.js';
 
 declare module 'express-session' {
   interface SessionData {
-    /** Set only by a successful POST /admin/login, on a freshly regenerated session. */
-    admin?: boolean;
+    /**
+     * The fingerprint of the ADMIN_TOKEN that opened this session (adminFingerprint), set only by
+     * a successful POST /admin/login on a freshly regenerated session.
+     */
+    admin?: string;
   }
 }
 
@@ -21,6 +24,15 @@ async function sha256(value: string): Promise<Buffer> {
 export function tokenVerifier(token: string): (candidate: string) => Promise<boolean> {
   const expected = sha256(token);
   return async (candidate) => timingSafeEqual(await sha256(candidate), await expected);
+}
+
+/**
+ * What an admin session keeps of the token that opened it: an HMAC-SHA256 keyed with
+ * SESSION_SECRET, never the token itself, so the session store (Redis) cannot give it away. When
+ * ADMIN_TOKEN is rotated the fingerprint changes and every session the old token opened ends.
+ */
+export function adminFingerprint(adminToken: string, sessionSecret: string): string {
+  return createHmac('sha256', sessionSecret).update(`hlc admin session v1\0${adminToken}`).digest('base64url');
 }
 
 /** Marks this request as a failed sign-in: the only kind the limits count. */
@@ -66,19 +78,53 @@ function destroy(req: Request): Promise<void> {
   return new Promise((resolve, reject) => req.session.destroy((err: unknown) => (err ? reject(err) : resolve())));
 }
 
+/** Set by adminSession: this request's session was opened with the current ADMIN_TOKEN. */
+export const signedIn = (res: Response): boolean => res.locals.adminSignedIn === true;
+
+/**
+ * Reads the session's admin mark before anything else (CSRF included): a session opened with the
+ * current ADMIN_TOKEN is signed in; one opened with an earlier token (or by an older build, which
+ * stored `true`) is destroyed and sent to the sign-in page, whatever the request.
+ */
+export function adminSession(fingerprint: string, sessionCookie: { name: string; path: string }): RequestHandler {
+  const expected = Buffer.from(fingerprint);
+  return async (req, res, next) => {
+    const stored: unknown = req.session?.admin;
+    if (stored === undefined) {
+      next();
+      return;
+    }
+    const given = Buffer.from(typeof stored === 'string' ? stored : '');
+    if (given.length === expected.length && timingSafeEqual(given, expected)) {
+      res.locals.adminSignedIn = true;
+      next();
+      return;
+    }
+    await destroy(req);
+    res.clearCookie(sessionCookie.name, { path: sessionCookie.path });
+    req.log?.info({ event: 'admin_session_ended' }, 'admin session ended: ADMIN_TOKEN has changed since it was opened');
+    res.redirect(303, adminUrl(res, '/login'));
+  };
+}
+
 function renderLogin(res: Response, error?: string): void {
   res.render('admin/login', { title: 'Admin sign-in', wide: false, error, admin: adminUrl(res, '') });
 }
 
 /**
  * The browser side: GET/POST /admin/login and POST /admin/logout, in front of the session guard.
- * Runs after the session and CSRF middleware.
+ * Runs after the session, adminSession and CSRF middleware.
  */
-export function sessionAuthRoutes(verify: (candidate: string) => Promise<boolean>, limit: RequestHandler[], sessionCookie: { name: string; path: string }): Router {
+export function sessionAuthRoutes(
+  verify: (candidate: string) => Promise<boolean>,
+  fingerprint: string,
+  limit: RequestHandler[],
+  sessionCookie: { name: string; path: string },
+): Router {
   const router = Router();
 
   router.get('/login', (req, res) => {
-    if (req.session.admin) {
+    if (signedIn(res)) {
       res.redirect(303, adminUrl(res, '/clients'));
       return;
     }
@@ -96,7 +142,7 @@ export function sessionAuthRoutes(verify: (candidate: string) => Promise<boolean
     }
     // A new session id on privilege change, so a planted session cookie is worthless (fixation).
     await regenerate(req);
-    req.session.admin = true;
+    req.session.admin = fingerprint;
     await save(req);
     req.log?.info({ event: 'admin_login_succeeded' }, 'admin signed in');
     res.redirect(303, adminUrl(res, '/clients'));
@@ -111,9 +157,9 @@ export function sessionAuthRoutes(verify: (candidate: string) => Promise<boolean
   return router;
 }
 
-/** Every other console page: an admin session, or off to /admin/login. */
-export const requireAdminSession: RequestHandler = (req, res, next) => {
-  if (req.session?.admin === true) {
+/** Every other console page: an admin session (checked by adminSession), or off to /admin/login. */
+export const requireAdminSession: RequestHandler = (_req, res, next) => {
+  if (signedIn(res)) {
     next();
     return;
   }

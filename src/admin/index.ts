@@ -1,19 +1,17 @@
-import express, { Router, type RequestHandler } from 'express';
+import { Router, type RequestHandler } from 'express';
 import type { AppDeps } from '../app.js';
 import { sessionCsrfProtection } from '../http/csrf.js';
 import { wantsJson } from '../http/errors.js';
 import { bruteForceLimits } from '../http/rate-limit.js';
 import { SESSION_COOKIE, sessionMiddleware } from '../http/session.js';
-import { adminAuthFailed, requireAdminSession, requireBearer, sessionAuthRoutes, tokenVerifier } from './auth.js';
+import { adminBodies, requireJsonBodies } from './bodies.js';
+import { adminAuthFailed, adminFingerprint, adminSession, requireAdminSession, requireBearer, sessionAuthRoutes, signedIn, tokenVerifier } from './auth.js';
 import { clientRoutes } from './clients.js';
 import { keyRoutes } from './keys.js';
 import { sessionRoutes } from './sessions.js';
 import { tokenRoutes } from './tokens.js';
 import { trustedIssuerRoutes } from './trusted-issuers.js';
 import { adminUrl } from './view.js';
-
-/** Admin bodies: a client with a big jwks or metadata is a few kB; 100kb leaves room, no more. */
-const BODY_LIMIT = '100kb';
 
 /**
  * /admin: Hydra's clients, keys, trusted issuers, sessions and tokens, as a console (HTML, admin
@@ -26,14 +24,13 @@ export function adminRouter(deps: AppDeps): Router {
   const { config } = deps;
   if (!config.adminToken) throw new Error('adminRouter needs ADMIN_TOKEN');
   const verify = tokenVerifier(config.adminToken);
+  const fingerprint = adminFingerprint(config.adminToken, config.sessionSecret);
+  const sessionCookie = { name: SESSION_COOKIE, path: config.basePath || '/' };
   // Failed sign-ins per client IP (wrong token in the form or as a bearer), shared through Redis
   // when REDIS_URL is set, like the flows' login limits. The form and the API share one budget.
   const limit = bruteForceLimits(config, { name: 'admin-login', redis: deps.redis, failed: adminAuthFailed });
-  const bodies: RequestHandler[] = [
-    express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 200 }),
-    // application/json-patch+json and friends too: PATCH senders use it.
-    express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] }),
-  ];
+  // Forms and JSON (at most 32 levels deep: ./bodies.ts), 100kb at most.
+  const bodies = adminBodies();
 
   // The route table, shared by the API and the console. Each handler answers JSON or HTML.
   const resources = Router();
@@ -45,14 +42,17 @@ export function adminRouter(deps: AppDeps): Router {
   resources.use(tokenRoutes(deps));
 
   const api = Router();
-  api.use(...limit, requireBearer(verify), ...bodies, resources);
+  // The API takes JSON only (415 otherwise); introspection also a form, as Hydra's own does.
+  api.use(...limit, requireBearer(verify), requireJsonBodies(['/tokens/introspect']), ...bodies, resources);
 
   const browser = Router();
   browser.use(
     sessionMiddleware(config, deps.sessionStore),
+    adminSession(fingerprint, sessionCookie),
     ...bodies,
-    sessionCsrfProtection(config),
-    sessionAuthRoutes(verify, limit, { name: SESSION_COOKIE, path: config.basePath || '/' }),
+    // Bound to the session once signed in; the sign-in page itself stores nothing.
+    sessionCsrfProtection(config, (_req, res) => signedIn(res)),
+    sessionAuthRoutes(verify, fingerprint, limit, sessionCookie),
     requireAdminSession,
     methodOverride,
     resources,

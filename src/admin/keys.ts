@@ -1,7 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import type { AppDeps } from '../app.js';
 import { HydraError } from '../hydra/errors.js';
-import type { JsonWebKey, JsonWebKeySet } from '../hydra/types.js';
+import type { ApiVersion, JsonWebKey, JsonWebKeySet } from '../hydra/types.js';
 import { HttpError } from '../http/errors.js';
 import { generateKeySchema, isPrivateJwk, publicJwk, validateJwk } from './validation.js';
 import {
@@ -20,8 +20,15 @@ import {
 
 /** The sets Hydra itself signs with; Hydra has no "list sets" call, so these are offered as shortcuts. */
 const WELL_KNOWN_SETS = ['hydra.openid.id-token', 'hydra.jwt.access-token'];
-// What Hydra v2.3 generates (it refuses HS*: shared secrets are not generated, only uploaded).
-const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+/**
+ * What each Hydra generates, as tried on real v1.11.10 and v2.3.0: v1 only RS256, ES256, ES512,
+ * EdDSA and the shared secrets HS256/HS512; v2 the RSA, RSA-PSS and EC families and EdDSA, but no
+ * shared secrets (those it only takes uploaded).
+ */
+const ALGORITHMS: Record<ApiVersion, readonly string[]> = {
+  v1: ['RS256', 'ES256', 'ES512', 'EdDSA', 'HS256', 'HS512'],
+  v2: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'],
+};
 
 interface GenerateForm {
   alg: string;
@@ -42,6 +49,27 @@ interface KeyView {
 
 const setPath = (set: string) => `/keys/${encodeURIComponent(set)}`;
 const keyPath = (set: string, kid: string) => `${setPath(set)}/${encodeURIComponent(kid)}`;
+
+/**
+ * Hydra decodes the path before it routes it, so a set whose name holds a "/" (a trusted issuer's
+ * set, named after its URL) has no admin route at all: v1.11.10 and v2.3.0 both answer "route does
+ * not exist", however the "/" is escaped. See trusted-issuers.ts.
+ */
+export function hydraCanRouteSet(set: string): boolean {
+  return !set.includes('/');
+}
+
+/** Hydra's 404 for an unroutable set name, said plainly; anything else unchanged. */
+async function orUnroutable<T>(set: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof HydraError && err.status === 404 && !hydraCanRouteSet(set)) {
+      throw new HttpError(404, `Hydra cannot look up the key set "${set}": its admin API has no route for a set name that contains "/".`);
+    }
+    throw err;
+  }
+}
 
 function showPrivate(req: Request): boolean {
   return field(req.query, 'show_private') === '1';
@@ -79,7 +107,7 @@ export function keyRoutes({ hydra }: AppDeps): Router {
     let keys: JsonWebKey[] = [];
     let missing = false;
     try {
-      keys = (await hydra.getJsonWebKeySet(set)).keys ?? [];
+      keys = (await orUnroutable(set, () => hydra.getJsonWebKeySet(set))).keys ?? [];
     } catch (err) {
       // An unknown set is where a new one starts: show the page with the generate form.
       if (!(err instanceof HydraError && err.status === 404)) throw err;
@@ -96,7 +124,7 @@ export function keyRoutes({ hydra }: AppDeps): Router {
       generate: locals.generate ?? { alg: 'RS256', kid: '', use: 'sig' },
       replace: locals.replace ?? '',
       error: locals.error,
-      algorithms: ALGORITHMS,
+      algorithms: ALGORITHMS[hydra.apiVersion],
       self: adminUrl(res, setPath(set)),
       togglePrivate: adminUrl(res, setPath(set), withPrivate ? {} : { show_private: '1' }),
       remove: adminUrl(res, setPath(set), { action: 'delete' }),
@@ -104,7 +132,7 @@ export function keyRoutes({ hydra }: AppDeps): Router {
   }
 
   async function renderKey(req: Request, res: Response, set: string, kid: string, locals: { replace?: string; error?: string } = {}): Promise<void> {
-    const found = (await hydra.getJsonWebKey(set, kid)).keys?.[0];
+    const found = (await orUnroutable(set, () => hydra.getJsonWebKey(set, kid))).keys?.[0];
     if (!found) throw new HttpError(404, `There is no key ${kid} in ${set}.`);
     const withPrivate = showPrivate(req);
     renderAdmin(req, res, 'key', 'keys', {
@@ -157,7 +185,7 @@ export function keyRoutes({ hydra }: AppDeps): Router {
   router.get('/keys/:set', async (req, res) => {
     const { set } = req.params;
     if (isApi(res)) {
-      res.json(await hydra.getJsonWebKeySet(set));
+      res.json(await orUnroutable(set, () => hydra.getJsonWebKeySet(set)));
       return;
     }
     if (field(req.query, 'action') === 'delete') {
@@ -205,7 +233,7 @@ export function keyRoutes({ hydra }: AppDeps): Router {
   router.get('/keys/:set/:kid', async (req, res) => {
     const { set, kid } = req.params;
     if (isApi(res)) {
-      res.json(await hydra.getJsonWebKey(set, kid));
+      res.json(await orUnroutable(set, () => hydra.getJsonWebKey(set, kid)));
       return;
     }
     if (field(req.query, 'action') === 'delete') {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { AppDeps } from '../app.js';
 import type { TrustJwtGrantIssuer, TrustedJwtGrantIssuer } from '../hydra/types.js';
 import { HttpError } from '../http/errors.js';
+import { hydraCanRouteSet } from './keys.js';
 import { futureDate, validateJwk } from './validation.js';
 import {
   adminUrl,
@@ -31,8 +32,9 @@ const shape = z.object({
   subject: z.string().trim().optional(),
   allow_any_subject: z.boolean().optional(),
   scope: z.array(z.string().min(1)),
-  jwk: z.unknown(),
-  expires_at: z.unknown(),
+  // Checked below with their own messages (zod 4 would call a missing unknown() "nonoptional").
+  jwk: z.unknown().optional(),
+  expires_at: z.unknown().optional(),
 });
 
 /** The body Hydra takes, checked: exactly one of subject / allow_any_subject, a public key, a future date. */
@@ -100,7 +102,14 @@ export function trustedIssuerRoutes({ hydra }: AppDeps): Router {
       expiresAt: grant.expires_at ?? '',
       createdAt: grant.created_at ?? '',
       href: adminUrl(res, issuerPath(grant.id)),
-      keyHref: grant.public_key?.kid ? adminUrl(res, `/keys/${encodeURIComponent(grant.public_key.set)}/${encodeURIComponent(grant.public_key.kid)}`) : undefined,
+      keySet: grant.public_key?.set ?? '',
+      // Hydra files the issuer's key in a set named after the issuer. An issuer URL holds "/", and
+      // neither v1.11 nor v2.3 can route such a set name, so a link there would always end on
+      // Hydra's "route does not exist": the console links the key only when Hydra can serve it.
+      keyHref:
+        grant.public_key?.kid && hydraCanRouteSet(grant.public_key.set)
+          ? adminUrl(res, `/keys/${encodeURIComponent(grant.public_key.set)}/${encodeURIComponent(grant.public_key.kid)}`)
+          : undefined,
     };
   }
 

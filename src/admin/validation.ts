@@ -1,4 +1,4 @@
-import { importJWK, type JWK } from 'jose';
+import { createPrivateKey, createPublicKey, type JsonWebKey as NodeJwk } from 'node:crypto';
 import { z } from 'zod';
 import type { JsonWebKey } from '../hydra/types.js';
 import { HttpError } from '../http/errors.js';
@@ -117,8 +117,60 @@ export function publicJwk<T extends object>(jwk: T): T {
 }
 
 /**
- * A JWK that jose can import (so its parameters are well-formed for its kty and alg), with the
- * `kid` Hydra files it under. `where` names it in the error ("jwk", "keys.0").
+ * The members each key type needs, as Hydra's JOSE library (go-jose) reads a JWK: the public ones,
+ * and the private ones a private key must then have. `alg` and `use` are optional, and so are an
+ * RSA key's CRT parameters (dp, dq, qi): Hydra v1.11 generates RSA private keys without them and
+ * EC and EdDSA keys without `alg`, and takes them back unchanged (docs/hydra-contract.md §8).
+ */
+const KEY_TYPES: Record<string, { public: readonly string[]; private: readonly string[]; curves?: readonly string[] }> = {
+  RSA: { public: ['n', 'e'], private: ['d', 'p', 'q'] },
+  EC: { public: ['crv', 'x', 'y'], private: ['d'], curves: ['P-256', 'P-384', 'P-521'] },
+  OKP: { public: ['crv', 'x'], private: ['d'], curves: ['Ed25519'] },
+  oct: { public: [], private: ['k'] },
+};
+const RSA_CRT = ['dp', 'dq', 'qi'] as const;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+const bigInt = (value: string) => BigInt(`0x${Buffer.from(value, 'base64url').toString('hex') || '0'}`);
+
+/**
+ * Why `jwk` is not a key Hydra could use, or undefined when it is: its type's members are there
+ * and base64url, and Node's crypto imports it (the public part always; the private part too, unless
+ * it is an RSA key without CRT parameters, where n = p·q is checked instead).
+ */
+function unusableKey(jwk: Record<string, unknown>): string | undefined {
+  const kty = jwk.kty as string;
+  const type = KEY_TYPES[kty];
+  if (!type) return `kty must be one of ${Object.keys(KEY_TYPES).join(', ')}`;
+  const hasPrivate = type.private.some((name) => jwk[name] !== undefined);
+  const needed = [...type.public, ...(hasPrivate ? type.private : [])];
+  if (kty === 'RSA' && RSA_CRT.some((name) => jwk[name] !== undefined)) needed.push(...RSA_CRT);
+  for (const name of needed) {
+    const value = jwk[name];
+    if (typeof value !== 'string' || value === '') return `${name} is required for an ${kty} key${kty === 'RSA' && (RSA_CRT as readonly string[]).includes(name) ? ' that has any of dp, dq, qi' : ''}`;
+    if (name !== 'crv' && !BASE64URL.test(value)) return `${name} must be base64url`;
+  }
+  if (type.curves && !type.curves.includes(jwk.crv as string)) return `crv must be one of ${type.curves.join(', ')} for an ${kty} key`;
+  if (kty === 'oct') return undefined;
+  const pick = (names: readonly string[]) => Object.fromEntries(['kty', ...names].map((name) => [name, jwk[name]])) as NodeJwk;
+  try {
+    createPublicKey({ key: pick(type.public), format: 'jwk' });
+    if (!hasPrivate) return undefined;
+    if (kty !== 'RSA' || jwk.dp !== undefined) {
+      createPrivateKey({ key: pick([...type.public, ...type.private, ...(kty === 'RSA' ? RSA_CRT : [])]), format: 'jwk' });
+    } else if (bigInt(jwk.p as string) * bigInt(jwk.q as string) !== bigInt(jwk.n as string)) {
+      return 'p and q are not the factors of n';
+    }
+  } catch (err) {
+    return err instanceof Error ? err.message : 'Node could not import it';
+  }
+  return undefined;
+}
+
+/**
+ * A JWK that Hydra can use (its members are well-formed for its kty: see unusableKey), with the
+ * `kid` Hydra files it under. `where` names it in the error ("jwk", "keys.0"). Returned unchanged
+ * apart from a kid taken from the URL: what Hydra handed out goes back exactly as it was.
  */
 export async function validateJwk(value: unknown, where: string, options: { publicOnly?: boolean; kid?: string } = {}): Promise<JsonWebKey> {
   const fail = (message: string) => new HttpError(400, `${where}: ${message}`);
@@ -130,12 +182,12 @@ export async function validateJwk(value: unknown, where: string, options: { publ
     else if (jwk.kid !== options.kid) throw fail(`kid "${String(jwk.kid)}" does not match the kid in the URL`);
   }
   if (typeof jwk.kid !== 'string' || jwk.kid === '') throw fail('kid is required');
-  if (options.publicOnly && isPrivateJwk(jwk)) throw fail('must be a public key (no d, p, q, dp, dq, qi or k)');
-  try {
-    await importJWK(jwk as JWK);
-  } catch (err) {
-    throw fail(`not a usable key: ${err instanceof Error ? err.message : 'jose could not import it'}`);
+  for (const name of ['alg', 'use'] as const) {
+    if (jwk[name] !== undefined && typeof jwk[name] !== 'string') throw fail(`${name} must be a string`);
   }
+  if (options.publicOnly && isPrivateJwk(jwk)) throw fail('must be a public key (no d, p, q, dp, dq, qi or k)');
+  const problem = unusableKey(jwk);
+  if (problem !== undefined) throw fail(`not a usable key: ${problem}`);
   return jwk as unknown as JsonWebKey;
 }
 

@@ -1,47 +1,55 @@
-import { randomUUID } from 'node:crypto';
 import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable, type Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
-import {
-  hashPassword,
-  normalizeEmail,
-  readUserFile,
-  UserFileError,
-  writeUserFile,
-  type StoredUser,
-  type UserFileDocument,
-} from '../users/file-store.js';
+import { AccountConflictError, AccountInputError, PasswordRejectedError, type Account, type AccountStore } from '../users/accounts.js';
+import { UserFileError } from '../users/file-store.js';
+import { importUserFile } from '../users/import.js';
+import { checkPassword, DEFAULT_MIN_PASSWORD_LENGTH } from '../users/passwords.js';
+import { StoreUnavailableError } from '../users/store.js';
+import { parseDatabaseUrl } from '../users/sql/url.js';
+import { openAccountStore, type SqlAccountStore } from '../users/sql/store.js';
 
 /*
- * Manage a USERS_FILE:  npm run users -- add|list|remove …  (see USAGE).
+ * Manage the user database (DATABASE_URL, the same the server uses):
+ *   npm run users -- add|list|disable|enable|set-password|remove|import|migrate …  (see USAGE).
  * Passwords are read from the terminal without echo, or from stdin when it is not a terminal, and
- * never printed or logged.
+ * never printed or logged. Every change is in the audit trail with actor "cli".
  */
-
-export const MIN_PASSWORD_LENGTH = 8;
 
 const USAGE = `Usage: npm run users -- <command> [options]
 
 Commands:
-  add <email>        Add a user. On a terminal, asks for the password twice (not echoed);
-                     otherwise reads it from stdin (one trailing newline is removed).
-  list               List users: email, subject, whether the email is verified. Never hashes.
-  remove <email>     Remove a user.
+  add <email>            Add a user. On a terminal, asks for the password twice (not echoed);
+                         otherwise reads it from stdin (one trailing newline is removed).
+  list                   List users: email, subject, verified or not, disabled or not. Never hashes.
+  disable <email>        Disable a user: sign-in then fails as with a wrong password.
+  enable <email>         Enable a disabled user again.
+  set-password <email>   Set a new password (read like "add" does).
+  remove <email>         Delete a user. Its subject is retired and never given out again.
+  import <users.json>    Add the users of a JSON user file (users.example.json), keeping their
+                         subjects and password hashes. Users already there are left as they are,
+                         so importing the same file again changes nothing.
+  migrate                Bring the database schema up to date (the server also does at start-up).
 
 Options:
-  --file <path>      Users file (default: $USERS_FILE, else ./users.json). "add" creates it.
-  --name <name>      add: full name (the OIDC "name" claim)
-  --subject <id>     add: stable subject sent to Hydra (default: a random UUID)
-  --email-verified   add: mark the email address as verified
-  -h, --help         Show this help
+  --database <url>       Database (default: $DATABASE_URL, else ./data/accounts.db):
+                         sqlite:path/to.db, sqlite:///absolute/path.db, postgres://user:pw@host/db
+  --name <name>          add: full name (the OIDC "name" claim)
+  --subject <id>         add: stable subject sent to Hydra (default: a random UUID)
+  --email-verified       add: mark the email address as verified
+  --search <text>        list: only emails or names containing this
+  -h, --help             Show this help
+
+Passwords: at least $PASSWORD_MIN_LENGTH characters (default ${DEFAULT_MIN_PASSWORD_LENGTH}), not in the list of
+common and leaked passwords, no other rules.
 
 Examples:
   npm run users -- add alice@example.com --name "Alice Example"
-  printf '%s\\n' "$PASSWORD" | npm run users -- add bob@example.com --file ./users.json
+  printf '%s\\n' "$PASSWORD" | npm run users -- set-password bob@example.com
+  DATABASE_URL=postgres://accounts:secret@db/accounts npm run users -- import users.json
 `;
 
 /** An error meant for the person at the terminal: printed as one line, no stack. */
@@ -118,7 +126,17 @@ export async function readPasswordFromStream(input: Readable): Promise<string> {
   return text;
 }
 
-async function readNewPassword(): Promise<string> {
+function minLength(): number {
+  const raw = process.env.PASSWORD_MIN_LENGTH;
+  if (raw === undefined || raw.trim() === '') return DEFAULT_MIN_PASSWORD_LENGTH;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < DEFAULT_MIN_PASSWORD_LENGTH || value > 64) {
+    throw new CliError(`PASSWORD_MIN_LENGTH must be a whole number from ${DEFAULT_MIN_PASSWORD_LENGTH} to 64`);
+  }
+  return value;
+}
+
+async function readNewPassword(context: readonly (string | undefined)[]): Promise<string> {
   let password: string;
   if (process.stdin.isTTY) {
     const [first, second] = await promptHidden(process.stdin, process.stderr, ['Password: ', 'Repeat password: ']);
@@ -127,85 +145,107 @@ async function readNewPassword(): Promise<string> {
   } else {
     password = await readPasswordFromStream(process.stdin);
   }
-  // Count code points, not UTF-16 units, so "8 characters" means what a person thinks it means.
-  if ([...password].length < MIN_PASSWORD_LENGTH) {
-    throw new CliError(`the password must be at least ${MIN_PASSWORD_LENGTH} characters long`);
-  }
+  // Checked here too, before any hashing, so the message is the one line the person needs.
+  const problem = checkPassword(password, { minLength: minLength() }, context);
+  if (problem) throw new CliError(`password refused: ${problem.message}`);
   return password;
 }
 
-const emailSchema = z.email();
-
-function requireEmail(value: string | undefined, command: string): string {
-  if (value === undefined || value.trim() === '') throw new CliError(`"${command}" needs an email address (see --help)`);
-  const email = value.trim();
-  if (!emailSchema.safeParse(email).success) throw new CliError(`"${email}" is not an email address`);
-  return email;
+function requireArgument(value: string | undefined, command: string, what = 'an email address'): string {
+  if (value === undefined || value.trim() === '') throw new CliError(`"${command}" needs ${what} (see --help)`);
+  return value.trim();
 }
 
-async function readExisting(file: string, { mustExist }: { mustExist: boolean }): Promise<UserFileDocument> {
-  try {
-    return await readUserFile(file);
-  } catch (error) {
-    if (!mustExist && error instanceof UserFileError && error.reason === 'not-found') return { users: [] };
-    throw error;
-  }
+async function requireAccount(store: AccountStore, email: string): Promise<Account> {
+  const account = await store.getByEmail(email);
+  if (!account) throw new CliError(`${email} is not in the database`);
+  return account;
 }
 
 interface Options {
-  file: string;
   name: string | undefined;
   subject: string | undefined;
   emailVerified: boolean;
+  search: string | undefined;
 }
 
-async function add(emailArg: string | undefined, options: Options): Promise<void> {
-  const email = requireEmail(emailArg, 'add');
-  const document = await readExisting(options.file, { mustExist: false });
-  const key = normalizeEmail(email);
-  // Check before asking for the password, so nobody types one for nothing.
-  if (document.users.some((user) => normalizeEmail(user.email) === key)) {
-    throw new CliError(`${email} already exists in ${options.file}`);
+const BY = { actor: 'cli' } as const;
+
+async function run(store: SqlAccountStore, command: string, argument: string | undefined, options: Options): Promise<void> {
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  switch (command) {
+    case 'add': {
+      const email = requireArgument(argument, 'add');
+      // Check before asking for the password, so nobody types one for nothing.
+      if (await store.getByEmail(email)) throw new CliError(`${email} already exists`);
+      const password = await readNewPassword([email, options.name]);
+      const account = await store.create(
+        {
+          email,
+          password,
+          subject: options.subject,
+          email_verified: options.emailVerified,
+          profile: options.name === undefined ? {} : { name: options.name },
+        },
+        BY,
+      );
+      out(`Added ${account.email} (subject ${account.subject})`);
+      return;
+    }
+    case 'list': {
+      let after: string | undefined;
+      let count = 0;
+      do {
+        const page = await store.list({ search: options.search, limit: 200, after });
+        for (const account of page.items) {
+          out([account.email, account.subject, account.email_verified ? 'verified' : 'unverified', ...(account.disabled ? ['disabled'] : [])].join('\t'));
+        }
+        count += page.items.length;
+        after = page.next;
+      } while (after !== undefined);
+      if (count === 0) process.stderr.write(`No users in ${store.description}\n`);
+      return;
+    }
+    case 'disable':
+    case 'enable': {
+      const account = await requireAccount(store, requireArgument(argument, command));
+      await store.setDisabled(account.id, command === 'disable', BY);
+      out(`${command === 'disable' ? 'Disabled' : 'Enabled'} ${account.email}`);
+      return;
+    }
+    case 'set-password': {
+      const account = await requireAccount(store, requireArgument(argument, command));
+      const password = await readNewPassword([account.email, account.profile.name]);
+      await store.setPassword(account.id, password, BY);
+      out(`Set a new password for ${account.email}`);
+      return;
+    }
+    case 'remove': {
+      const account = await requireAccount(store, requireArgument(argument, command));
+      await store.delete(account.id, BY);
+      out(`Removed ${account.email} (subject ${account.subject}, retired)`);
+      return;
+    }
+    case 'import': {
+      const file = resolve(requireArgument(argument, command, 'a users file'));
+      const result = await importUserFile(store, file, BY);
+      for (const skipped of result.skipped) process.stderr.write(`users[${skipped.index}] (subject ${skipped.subject}) skipped: ${skipped.reason}\n`);
+      out(`Imported ${file}: ${result.created} added, ${result.kept} already there, ${result.skipped.length} skipped`);
+      if (result.skipped.length > 0) throw new CliError(`${result.skipped.length} users were not imported (see above)`);
+      return;
+    }
+    case 'migrate': {
+      const applied = store.appliedMigrations;
+      out(applied.length === 0 ? `${store.description}: the schema is up to date` : `${store.description}: applied ${applied.join(', ')}`);
+      return;
+    }
+    default:
+      throw new CliError(`unknown command "${command}" (see --help)`);
   }
-  const subject = options.subject ?? randomUUID();
-  if (document.users.some((user) => user.subject === subject)) {
-    throw new CliError(`subject "${subject}" is already used in ${options.file}`);
-  }
-  const password = await readNewPassword();
-  const user: StoredUser = {
-    subject,
-    email,
-    email_verified: options.emailVerified,
-    password_hash: await hashPassword(password),
-    profile: {
-      ...(options.name === undefined ? {} : { name: options.name }),
-      updated_at: Math.floor(Date.now() / 1000),
-    },
-  };
-  await writeUserFile(options.file, { ...document, users: [...document.users, user] });
-  process.stdout.write(`Added ${email} (subject ${subject}) to ${options.file}\n`);
 }
 
-async function list(options: Options): Promise<void> {
-  const { users } = await readExisting(options.file, { mustExist: true });
-  if (users.length === 0) {
-    process.stderr.write(`No users in ${options.file}\n`);
-    return;
-  }
-  for (const user of users) {
-    process.stdout.write(`${user.email}\t${user.subject}\t${user.email_verified ? 'verified' : 'unverified'}\n`);
-  }
-}
-
-async function remove(emailArg: string | undefined, options: Options): Promise<void> {
-  const email = requireEmail(emailArg, 'remove');
-  const document = await readExisting(options.file, { mustExist: true });
-  const key = normalizeEmail(email);
-  const users = document.users.filter((user) => normalizeEmail(user.email) !== key);
-  if (users.length === document.users.length) throw new CliError(`${email} is not in ${options.file}`);
-  await writeUserFile(options.file, { ...document, users });
-  process.stdout.write(`Removed ${email} from ${options.file}\n`);
-}
+const COMMANDS = new Set(['add', 'list', 'disable', 'enable', 'set-password', 'remove', 'import', 'migrate']);
+const NO_ARGUMENT = new Set(['list', 'migrate']);
 
 export async function main(argv: readonly string[]): Promise<number> {
   try {
@@ -215,10 +255,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         args: [...argv],
         allowPositionals: true,
         options: {
-          file: { type: 'string' },
+          database: { type: 'string' },
           name: { type: 'string' },
           subject: { type: 'string' },
           'email-verified': { type: 'boolean', default: false },
+          search: { type: 'string' },
           help: { type: 'boolean', short: 'h', default: false },
         },
       });
@@ -226,37 +267,42 @@ export async function main(argv: readonly string[]): Promise<number> {
       throw new CliError(`${(error as Error).message} (see --help)`);
     }
     const { values, positionals } = parsed;
-    const [command, email, ...extra] = positionals;
+    const [command, argument, ...extra] = positionals;
     if (values.help || command === 'help') {
       process.stdout.write(USAGE);
       return 0;
     }
-    if (extra.length > 0) throw new CliError(`unexpected argument "${extra[0]}" (see --help)`);
-    const options: Options = {
-      file: resolve(values.file ?? (process.env.USERS_FILE || 'users.json')),
-      name: values.name,
-      subject: values.subject,
-      emailVerified: values['email-verified'],
-    };
-    switch (command) {
-      case 'add':
-        await add(email, options);
-        return 0;
-      case 'list':
-        if (email !== undefined) throw new CliError(`unexpected argument "${email}" (see --help)`);
-        await list(options);
-        return 0;
-      case 'remove':
-        await remove(email, options);
-        return 0;
-      case undefined:
-        process.stderr.write(USAGE);
-        return 1;
-      default:
-        throw new CliError(`unknown command "${command}" (see --help)`);
+    if (command === undefined) {
+      process.stderr.write(USAGE);
+      return 1;
     }
+    if (!COMMANDS.has(command)) throw new CliError(`unknown command "${command}" (see --help)`);
+    const unexpected = NO_ARGUMENT.has(command) ? argument : extra[0];
+    if (unexpected !== undefined) throw new CliError(`unexpected argument "${unexpected}" (see --help)`);
+
+    const target = parseDatabaseUrl(values.database ?? process.env.DATABASE_URL);
+    if (typeof target === 'string') throw new CliError(target.replace(/^DATABASE_URL/, values.database ? '--database' : 'DATABASE_URL'));
+    const store = await openAccountStore(target, { passwordPolicy: { minLength: minLength() } });
+    try {
+      await run(store, command, argument, {
+        name: values.name,
+        subject: values.subject,
+        emailVerified: values['email-verified'],
+        search: values.search,
+      });
+    } finally {
+      await store.close();
+    }
+    return 0;
   } catch (error) {
-    if (error instanceof CliError || error instanceof UserFileError) {
+    if (
+      error instanceof CliError ||
+      error instanceof UserFileError ||
+      error instanceof StoreUnavailableError ||
+      error instanceof AccountConflictError ||
+      error instanceof AccountInputError ||
+      error instanceof PasswordRejectedError
+    ) {
       process.stderr.write(`users: ${error.message}\n`);
       return error instanceof CliError ? error.exitCode : 1;
     }

@@ -1,6 +1,7 @@
 import * as client from 'openid-client';
 import { HydraError, HydraUnavailableError } from '../hydra/errors.js';
 import { describeError } from '../http/errors.js';
+import { clip } from '../http/text.js';
 
 /** An error as the demo page shows it: what failed, in words, with Hydra's own code when it sent one. */
 export interface DemoError {
@@ -34,8 +35,13 @@ function causeText(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-/** Maps anything the demo's steps throw to words for the page. Never a stack, never a token. */
+/** Maps anything the demo's steps throw to words for the page. Never a stack, never a token, never a megabyte. */
 export function describeDemoError(err: unknown, step: string): DemoError {
+  const described = describe(err, step);
+  return { ...described, message: clip(described.message), code: described.code === undefined ? undefined : clip(described.code, 100) };
+}
+
+function describe(err: unknown, step: string): DemoError {
   if (err instanceof client.AuthorizationResponseError) {
     return { title: `${step}: Hydra answered with an error`, code: err.error, message: err.error_description ?? err.error, status: 400 };
   }

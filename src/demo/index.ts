@@ -127,6 +127,7 @@ export function demoRouter(deps: AppDeps): Router {
     noStore,
     express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: 50 }),
     sessionMiddleware(config, deps.sessionStore),
+    // Session-bound from the first page: the PKCE, state and tokens live in the same session.
     sessionCsrfProtection(config),
     allowHydra,
   );

@@ -1,4 +1,5 @@
 import type { OAuth2Client } from '../hydra/types.js';
+import { clip } from '../http/text.js';
 import { safeHttpUrl } from '../http/urls.js';
 
 /** What a page may show about a client. Its metadata comes from whoever registered it, so only http(s) links survive. */
@@ -15,7 +16,7 @@ export function clientView(client: OAuth2Client | null | undefined): ClientView 
   const id = client?.client_id ?? '';
   return {
     id,
-    name: client?.client_name?.trim() || id || 'An application',
+    name: clip(client?.client_name?.trim() || id || 'An application'),
     logoUri: safeHttpUrl(client?.logo_uri),
     clientUri: safeHttpUrl(client?.client_uri),
     policyUri: safeHttpUrl(client?.policy_uri),

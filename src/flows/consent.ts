@@ -3,6 +3,7 @@ import type { AppDeps } from '../app.js';
 import type { HydraAdmin } from '../hydra/client.js';
 import type { AcceptConsentRequest, ConsentRequest } from '../hydra/types.js';
 import { allowFormTargets } from '../http/security.js';
+import { clip } from '../http/text.js';
 import { idTokenClaims } from '../users/claims.js';
 import type { UserStore } from '../users/store.js';
 import { readChallenge, readCheckbox, readStringList } from './challenge.js';
@@ -35,15 +36,59 @@ async function consentAcceptance(
   };
 }
 
-function renderConsent(res: Response, consentRequest: ConsentRequest, challenge: string): void {
+/** The consent page's own element ids (views/consent.ejs, partials/head) and its form's field names. */
+const PAGE_IDS = new Set(['main', 'heading', 'remember', 'accept', 'reject', 'challenge', '_csrf', 'grant_scope', 'action']);
+
+export interface ScopeBox {
+  name: string;
+  /** The checkbox's element id: the scope itself, as Hydra's browser suite clicks `#<scope>`, unless that is taken. */
+  id: string;
+  /** What the page shows: the description and the scope, each cut to a page's worth. */
+  description: string;
+  label: string;
+  checked: boolean;
+}
+
+/**
+ * One checkbox per requested scope (each once). Its id is the scope, which is what Hydra's browser
+ * suite and the reference app's users rely on, except when the scope would collide with one of the
+ * page's ids (a scope named `remember` would make the "Remember" label tick it) or is not a usable
+ * id; that one becomes `scope-<name>`, numbered if even that is taken. Every id is unique.
+ */
+export function scopeBoxes(requested: readonly string[], checked: boolean): ScopeBox[] {
+  const scopes = [...new Set(requested)];
+  const taken = new Set(PAGE_IDS);
+  const own = new Set<string>();
+  for (const scope of scopes) {
+    if (scope !== '' && !/\s/.test(scope) && !taken.has(scope)) {
+      taken.add(scope);
+      own.add(scope);
+    }
+  }
+  return scopes.map((scope) => {
+    let id = scope;
+    if (!own.has(scope)) {
+      const base = `scope-${scope.replace(/\s/g, '_')}`;
+      id = base;
+      for (let n = 2; taken.has(id); n++) id = `${base}-${n}`;
+      taken.add(id);
+    }
+    return { name: scope, id, description: clip(describeScope(scope)), label: clip(scope), checked };
+  });
+}
+
+function renderConsent(res: Response, consentRequest: ConsentRequest, challenge: string, preselect: boolean): void {
   allowFormTargets(res, [consentRequest.request_url, ...clientRedirectTargets(consentRequest.client)]);
   res.render('consent', {
     title: 'Allow access',
     challenge,
     application: clientView(consentRequest.client),
-    subject: consentRequest.subject ?? '',
-    scopes: (consentRequest.requested_scope ?? []).map((scope) => ({ name: scope, description: describeScope(scope) })),
-    audiences: consentRequest.requested_access_token_audience ?? [],
+    subject: clip(consentRequest.subject ?? ''),
+    // Unticked unless CONSENT_PRESELECT_SCOPES: a person grants a scope by ticking it, as on
+    // Ory's reference app (Hydra's browser suite clicks `#<scope>` to grant, and expects nothing
+    // granted when it clicks nothing).
+    scopes: scopeBoxes(consentRequest.requested_scope ?? [], preselect),
+    audiences: (consentRequest.requested_access_token_audience ?? []).map((audience) => clip(audience)),
   });
 }
 
@@ -65,7 +110,7 @@ export function consentRouter({ hydra, users, config }: AppDeps): Router {
       await acceptAndRedirect(hydra, res, challenge, await consentAcceptance(users, consentRequest, grant, undefined));
       return;
     }
-    renderConsent(res, consentRequest, challenge);
+    renderConsent(res, consentRequest, challenge, config.consentPreselectScopes);
   });
 
   router.post('/consent', async (req, res) => {

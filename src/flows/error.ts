@@ -1,13 +1,16 @@
 import { Router } from 'express';
+import { clip } from '../http/text.js';
 import { readString } from './challenge.js';
-
-const MAX_FIELD = 1000;
 
 /** Hydra's `urls.error`: Hydra redirects here with error, error_description and error_hint. */
 export function errorPageRouter(): Router {
   const router = Router();
   router.get('/error', (req, res) => {
-    const field = (name: string) => readString(req.query[name])?.slice(0, MAX_FIELD) || undefined;
+    // Hydra's words, cut to a page's worth (the query could carry more).
+    const field = (name: string) => {
+      const value = readString(req.query[name]);
+      return value ? clip(value) : undefined;
+    };
     const error = field('error');
     res.render('error', {
       title: 'Sign-in could not be completed',

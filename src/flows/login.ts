@@ -2,8 +2,11 @@ import { createHash } from 'node:crypto';
 import { Router, type RequestHandler, type Response } from 'express';
 import type { AppDeps } from '../app.js';
 import type { LoginRequest } from '../hydra/types.js';
+import { HttpError } from '../http/errors.js';
+import { recordLoginOutcome } from '../http/rate-limit.js';
 import { allowFormTargets } from '../http/security.js';
 import type { User } from '../users/store.js';
+import { createWorkQueue, WorkQueueFullError } from '../users/work-queue.js';
 import { readChallenge, readCheckbox, readString } from './challenge.js';
 import { clientRedirectTargets, clientView } from './client-view.js';
 import { DENIED, redirectAsHydraSays } from './redirect.js';
@@ -40,9 +43,17 @@ function accountTag(email: string): string {
   return createHash('sha256').update(email.toLowerCase()).digest('base64url').slice(0, 12);
 }
 
-/** `limit` runs before a login POST is checked: the brute-force limits, counted on failures only. */
+/** Seconds a sign-in turned away because too many password checks are running is told to wait. */
+const BUSY_RETRY_AFTER = 2;
+
+/**
+ * `limit` runs before a login POST is checked: the brute-force limits, which count every attempt
+ * that does not prove the password (see loginAttemptFailed in http/rate-limit.ts).
+ */
 export function loginRouter({ hydra, users, config }: AppDeps, limit: RequestHandler[] = []): Router {
   const router = Router();
+  // Every password check of this app goes through one bounded queue (users/work-queue.ts).
+  const passwordChecks = createWorkQueue(config.passwordChecks);
 
   router.get('/login', async (req, res) => {
     const challenge = readChallenge(req.query.login_challenge, 'login_challenge');
@@ -64,20 +75,41 @@ export function loginRouter({ hydra, users, config }: AppDeps, limit: RequestHan
     const challenge = readChallenge(req.body?.challenge, 'login_challenge');
 
     if (req.body.action === 'reject') {
+      recordLoginOutcome(res, 'denied');
       const { redirect_to } = await hydra.rejectLoginRequest(challenge, DENIED);
       redirectAsHydraSays(res, redirect_to);
       return;
     }
 
+    // Hydra first: an unknown (404), expired (410) or already handled challenge ends here, before
+    // any argon2 work. The limiter counts such a POST as a failed attempt all the same.
+    const loginRequest = await hydra.getLoginRequest(challenge);
+
     const email = (readString(req.body.email) ?? '').trim();
     const password = readString(req.body.password) ?? '';
     const remember = readCheckbox(req.body.remember);
-    const user = email !== '' && password !== '' ? await users.verifyCredentials(email, password) : undefined;
+    let user: User | undefined;
+    if (email !== '' && password !== '') {
+      try {
+        user = await passwordChecks.run(() => users.verifyCredentials(email, password, { ip: req.ip }));
+      } catch (err) {
+        if (!(err instanceof WorkQueueFullError)) throw err;
+        recordLoginOutcome(res, 'busy');
+        req.log.warn({ event: 'login_busy', running: err.running, waiting: err.waiting }, 'too many password checks at once');
+        res.set('Retry-After', String(BUSY_RETRY_AFTER));
+        throw new HttpError(503, 'Too many sign-ins are being checked right now. Please try again in a moment.', {
+          title: 'Temporarily busy',
+          expose: true,
+          code: 'service_unavailable',
+          cause: err,
+        });
+      }
+    }
 
     if (!user) {
+      recordLoginOutcome(res, 'wrong');
       req.log.info({ event: 'login_failed', account: email ? accountTag(email) : undefined }, 'login failed');
       // The Hydra request stays open: the person simply tries again.
-      const loginRequest = await hydra.getLoginRequest(challenge);
       res.status(401);
       renderLogin(res, loginRequest, challenge, {
         email,
@@ -87,6 +119,7 @@ export function loginRouter({ hydra, users, config }: AppDeps, limit: RequestHan
       return;
     }
 
+    recordLoginOutcome(res, 'verified');
     const { redirect_to } = await hydra.acceptLoginRequest(challenge, {
       subject: user.subject,
       // remember=false makes Hydra drop any earlier session cookie; true keeps one for remember_for seconds.

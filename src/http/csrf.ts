@@ -12,9 +12,9 @@ import { HttpError } from './errors.js';
  * leave `res.locals.csrfToken` for the views and fail with invalidCsrfToken().
  *
  * Two modes, because an anonymous visit must store nothing server-side:
- * - session mode (csurf's default: the secret in req.session): wherever a session holds anything,
- *   the admin console and the demo once signed in, and any signed-in area added later. A cookie
- *   someone planted for this host then proves nothing.
+ * - session mode (csurf's default: the secret in req.session): wherever there is a session, the
+ *   admin console once signed in, the demo, and any signed-in area added later. A cookie someone
+ *   planted for this host then proves nothing.
  * - cookie mode (the secret in an HttpOnly, SameSite=Lax cookie): the flow pages and any page
  *   without a session. The cookie is `__Host-hlc_csrf` whenever cookies are Secure, which only
  *   this host can set (a sibling subdomain, or plain http, cannot), so a planted secret is
@@ -79,10 +79,10 @@ function occurrences(header: string, name: string): number {
 }
 
 /**
- * Cookie mode, for pages without a session (the flows, the admin sign-in page, the demo's start
- * page). csurf reads the secret from req.cookies, which we fill here with the `cookie` package
- * (what cookie-parser would do) rather than add cookie-parser: we must count the cookie's copies
- * anyway, which cookie-parser cannot tell, and we need neither its signed nor its JSON cookies.
+ * Cookie mode, for pages without a session (the flows, the admin sign-in page). csurf reads the
+ * secret from req.cookies, which we fill here with the `cookie` package (what cookie-parser would
+ * do) rather than add cookie-parser: we must count the cookie's copies anyway, which cookie-parser
+ * cannot tell, and we need neither its signed nor its JSON cookies.
  */
 export function csrfProtection(config: Config): RequestHandler {
   const common = { httpOnly: true, sameSite: 'lax' as const };
@@ -109,23 +109,20 @@ export function csrfProtection(config: Config): RequestHandler {
   };
 }
 
-/** True when the session holds anything: it was loaded from the store or this request wrote to it. */
-export function hasSession(req: Request): boolean {
-  return req.session !== undefined && Object.keys(req.session).some((key) => key !== 'cookie');
-}
-
 /**
  * Session mode, for areas behind express-session (the admin console, the demo, any signed-in area
- * added later): the secret lives in req.session, so a planted cookie proves nothing. Until the
- * session holds something (the sign-in page, a first visit), cookie mode as on the flows, so a
- * visit stores nothing and cannot fill the session store; the sign-in that follows regenerates
- * the session, which then gets a secret of its own. Runs after sessionMiddleware.
+ * added later): the secret lives in req.session, so a planted cookie proves nothing. Runs after
+ * sessionMiddleware.
+ *
+ * With `signedIn`, a request that is not signed in (the sign-in page and its POST) uses cookie
+ * mode as the flows do, so an anonymous visit stores nothing and cannot fill the session store;
+ * the sign-in regenerates the session, and the first page after it puts a new secret in it.
  */
-export function sessionCsrfProtection(config: Config): RequestHandler {
+export function sessionCsrfProtection(config: Config, signedIn?: (req: Request, res: Response) => boolean): RequestHandler {
   const bound = csurf({ value: submittedToken });
   const anonymous = csrfProtection(config);
   return (req, res, next) => {
-    if (hasSession(req)) run(bound, req, res, next);
+    if (signedIn === undefined || signedIn(req, res)) run(bound, req, res, next);
     else anonymous(req, res, next);
   };
 }

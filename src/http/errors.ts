@@ -1,5 +1,7 @@
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { HydraError, HydraUnavailableError, UnsupportedOperationError } from '../hydra/errors.js';
+import { clip } from './text.js';
+import { StoreUnavailableError } from '../users/store.js';
 import { safeHttpUrl } from './urls.js';
 
 /**
@@ -74,6 +76,10 @@ export function describeError(err: unknown, flow: boolean): ErrorView {
       ? { status: 504, code: 'gateway_timeout', title: 'The sign-in service is slow to answer', message: 'The authorization server did not answer in time. Please try again in a moment.' }
       : { status: 502, code: 'bad_gateway', title: 'The sign-in service is unavailable', message: 'The authorization server could not be reached. Please try again in a moment.' };
   }
+  if (err instanceof StoreUnavailableError) {
+    // The user database is down or slow: nothing is wrong with the request, try again shortly.
+    return { status: 503, code: 'service_unavailable', title: 'Accounts are unavailable', message: 'The account database could not be reached. Please try again in a moment.' };
+  }
   if (err instanceof UnsupportedOperationError) {
     return { status: 501, code: 'not_implemented', title: 'Not supported by this Hydra', message: err.message };
   }
@@ -88,7 +94,8 @@ export function describeError(err: unknown, flow: boolean): ErrorView {
 }
 
 function describeHydraError(err: HydraError, flow: boolean): ErrorView {
-  const hydraSays = err.errorDescription || err.error;
+  // Hydra's words are shown, but never more than a page's worth of them.
+  const hydraSays = clip(err.errorDescription || err.error);
   if (err.status === 410 && err.redirectTo && safeHttpUrl(err.redirectTo)) {
     // Hydra v1.11–v2.1: the request was already handled; its redirect_to restarts the flow.
     return { status: 302, code: 'gone', title: 'Already handled', message: '', redirectTo: err.redirectTo };
@@ -108,7 +115,7 @@ function describeHydraError(err: HydraError, flow: boolean): ErrorView {
   }
   // Hydra's `error` is a code (invalid_request) or, from herodot, a sentence ("Unable to locate
   // the resource"): a sentence becomes the usual code for the status.
-  const code = /^[a-z][a-z0-9_]*$/.test(err.error) ? err.error : defaultCode(err.status);
+  const code = /^[a-z][a-z0-9_]{0,99}$/.test(err.error) ? err.error : defaultCode(err.status);
   return { status: err.status, code, title: 'The authorization server refused the request', message: hydraSays };
 }
 
@@ -138,7 +145,7 @@ export function errorHandler(): ErrorRequestHandler {
     }
     const flow = Boolean(res.locals.flow);
     const view = describeError(err, flow);
-    const cause = err instanceof Error ? { type: err.name, message: err.message } : { type: typeof err, message: String(err) };
+    const cause = { type: err instanceof Error ? err.name : typeof err, message: clip(err instanceof Error ? err.message : String(err)) };
     // A bug: its stack goes to the log (never to the client).
     if (view.status === 500) req.log?.error({ err: cause, stack: err instanceof Error ? err.stack : undefined }, 'unexpected error');
     // Everything else is one access-log line that carries the cause (requestLogger reads res.err).

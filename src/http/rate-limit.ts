@@ -9,6 +9,14 @@ import { HttpError } from './errors.js';
 /** Every rate-limit counter in Redis starts with this. */
 export const RATE_LIMIT_PREFIX = 'hlc:rl:';
 
+/**
+ * The per-IP counters count an IPv6 client by its /64, the smallest block a network hands one
+ * customer, so rotating through one's own addresses buys nothing. express-rate-limit's
+ * ipKeyGenerator makes the key: an IPv4-mapped address (`::ffff:1.2.3.4`, what a dual-stack
+ * socket reports) counts as its IPv4 address.
+ */
+export const IPV6_SUBNET = 64;
+
 /** A 429 that says when to come back; the error handler turns `retryAfter` into Retry-After. */
 export class TooManyAttemptsError extends HttpError {
   constructor(readonly retryAfter: number) {
@@ -45,7 +53,8 @@ class FailClosedStore implements Store {
   }
 
   init(options: Options): void {
-    this.inner.init?.(options);
+    // A store whose init() is async would otherwise reject with nobody listening.
+    Promise.resolve(this.inner.init?.(options)).catch(() => {});
   }
 
   async increment(key: string) {
@@ -73,21 +82,55 @@ class FailClosedStore implements Store {
   }
 }
 
+/** The promise, with a listener so that a rejection nobody awaits does not end the process. */
+function quiet<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
+/**
+ * rate-limit-redis 6 loads its Lua scripts in init() and, when that SCRIPT LOAD fails (Redis not
+ * reachable yet at start-up), keeps the rejected promise: it reloads a script only after a
+ * NOSCRIPT reply, so every later increment would fail until a restart. This one loads the script
+ * again on the next increment whenever the last load failed, and never leaves a rejection unheard.
+ */
+class ReloadingRedisStore extends RedisStore {
+  private incrementScriptFailed = false;
+
+  private loadIncrement(): Promise<string> {
+    this.incrementScriptFailed = false;
+    return quiet(
+      this.loadIncrementScript().catch((err: unknown) => {
+        this.incrementScriptFailed = true;
+        throw err;
+      }),
+    );
+  }
+
+  override async init(options: Options): Promise<void> {
+    this.windowMs = options.windowMs;
+    this.incrementScriptSha = this.loadIncrement();
+    this.getScriptSha = quiet(this.loadGetScript());
+  }
+
+  override async retryableIncrement(key: string): Promise<RedisReply> {
+    if (this.incrementScriptFailed) this.incrementScriptSha = this.loadIncrement();
+    return super.retryableIncrement(key);
+  }
+}
+
 /**
  * A fresh counter store for one limiter (express-rate-limit refuses to share one): in Redis under
  * hlc:rl:<name>: when there is a connection, so every instance counts together; otherwise in
- * this process. Either way a store failure is a 503, never a free pass.
+ * this process. Either way a store failure is a 503, never a free pass. Each Redis round trip is
+ * cut at the connection's deadline, so a hung Redis is a quick 503 too.
  */
 export function rateLimitStore(name: string, redis?: RedisConnection): Store {
   if (!redis) return new FailClosedStore(new MemoryStore());
-  const store = new RedisStore({
+  const store = new ReloadingRedisStore({
     prefix: `${RATE_LIMIT_PREFIX}${name}:`,
-    sendCommand: (...args: string[]) => redis.client.sendCommand(args) as Promise<RedisReply>,
+    sendCommand: (...args: string[]) => redis.bounded(redis.client.sendCommand(args) as Promise<RedisReply>),
   });
-  // The constructor sends SCRIPT LOAD and keeps the promises; if Redis is not there yet they
-  // reject with nobody listening. Each increment reloads a failed script, so ignoring is safe.
-  store.incrementScriptSha.catch(() => {});
-  store.getScriptSha.catch(() => {});
   return new FailClosedStore(store);
 }
 
@@ -139,7 +182,9 @@ export function bruteForceLimits(config: Pick<Config, 'rateLimit'>, options: Bru
   } satisfies Partial<Options>;
 
   const limits: RequestHandler[] = [
-    rateLimit({ ...common, limit: perIp, store: rateLimitStore(`${options.name}:ip`, options.redis) }),
+    // The default key generator: ipKeyGenerator(req.ip, IPV6_SUBNET), plus express-rate-limit's
+    // warnings about a trust proxy setting that does not match the X-Forwarded-For it sees.
+    rateLimit({ ...common, limit: perIp, ipv6Subnet: IPV6_SUBNET, store: rateLimitStore(`${options.name}:ip`, options.redis) }),
   ];
   const { account } = options;
   if (account) {
@@ -156,11 +201,38 @@ export function bruteForceLimits(config: Pick<Config, 'rateLimit'>, options: Bru
   return limits;
 }
 
+/**
+ * What a POST /login came to, as the handler records it (res.locals.loginOutcome):
+ * `wrong` a password check failed; `verified` it passed; `denied` the person pressed "Deny";
+ * `busy` it was refused unchecked because too many checks were running (a 503 that cost nothing).
+ */
+export type LoginOutcome = 'wrong' | 'verified' | 'denied' | 'busy';
+
+export function recordLoginOutcome(res: Response, outcome: LoginOutcome): void {
+  res.locals.loginOutcome = outcome;
+}
+
+/**
+ * A login POST is a failed attempt unless it proved the password, was a "Deny", or was turned
+ * away unchecked, whatever the status it ended with: a wrong password is counted even when the
+ * answer is not a 401, and so is a POST whose challenge Hydra does not know (404), has expired
+ * (410) or already handled (302), since those never reach the password check at all. Not
+ * counted: a 429 (refused unchecked, like `busy`), and our own or Hydra's faults (5xx: Hydra
+ * down, counters unreachable), which are not held against the person.
+ */
+export function loginAttemptFailed(res: Response): boolean {
+  const outcome = res.locals.loginOutcome as LoginOutcome | undefined;
+  if (outcome === 'wrong') return true;
+  if (outcome !== undefined) return false;
+  return res.statusCode < 500 && res.statusCode !== 429;
+}
+
 /** POST /login: per IP, and per account keyed by the email the form sends. */
 export function loginLimits(config: Pick<Config, 'rateLimit'>, redis?: RedisConnection): RequestHandler[] {
   return bruteForceLimits(config, {
     name: 'login',
     redis,
     account: (req) => normaliseAccount((req.body as Record<string, unknown> | undefined)?.email),
+    failed: loginAttemptFailed,
   });
 }

@@ -1,5 +1,17 @@
-import { nodeTransport, TransportTimeoutError, type TransportResponse } from './transport.js';
+import { MAX_RESPONSE_BYTES, nodeTransport, ResponseTooLargeError, TransportTimeoutError, type TransportResponse } from './transport.js';
 import { HydraError, HydraUnavailableError, UnsupportedOperationError, parseErrorBody } from './errors.js';
+import {
+  checkShape,
+  consentRequestShape,
+  HydraResponseError,
+  introspectionShape,
+  keySetShape,
+  loginRequestShape,
+  logoutRequestShape,
+  objectShape,
+  redirectToShape,
+} from './shapes.js';
+import type { z } from 'zod';
 import type {
   AcceptConsentRequest,
   AcceptLoginRequest,
@@ -183,6 +195,9 @@ export function createHydraAdmin(options: HydraAdminOptions) {
     try {
       response = await nodeTransport({ method: spec.method, origin, path, headers, body, timeoutMs });
     } catch (err) {
+      if (err instanceof ResponseTooLargeError) {
+        throw new HydraResponseError(operation, `the answer is larger than ${MAX_RESPONSE_BYTES / 1024 / 1024} MiB`);
+      }
       throw new HydraUnavailableError(operation, err instanceof TransportTimeoutError ? 'timeout' : 'unreachable', { cause: err });
     }
     if (response.status < 200 || response.status > 299) {
@@ -198,13 +213,18 @@ export function createHydraAdmin(options: HydraAdminOptions) {
     return response;
   }
 
-  async function json<T>(operation: OperationName, call?: Call): Promise<T> {
-    const response = await send(operation, call);
+  function parse(operation: OperationName, response: TransportResponse): unknown {
     try {
-      return JSON.parse(response.body) as T;
-    } catch (err) {
-      throw new HydraUnavailableError(operation, 'unreachable', { cause: err });
+      return JSON.parse(response.body);
+    } catch {
+      throw new HydraResponseError(operation, 'the answer is not JSON');
     }
+  }
+
+  /** A JSON answer that has the shape the callers rely on (shapes.ts), else a 502. */
+  async function json<T>(operation: OperationName, call?: Call, shape: z.ZodType = objectShape): Promise<T> {
+    const response = await send(operation, call);
+    return checkShape<T>(operation, shape, parse(operation, response));
   }
 
   async function none(operation: OperationName, call?: Call): Promise<void> {
@@ -217,16 +237,13 @@ export function createHydraAdmin(options: HydraAdminOptions) {
         ? { page_size: paging.pageSize, page_token: paging.pageToken }
         : { limit: paging.pageSize, offset: paging.pageToken };
     const response = await send(operation, { query: { ...query, ...pagingQuery } });
-    let items: unknown;
-    try {
-      items = JSON.parse(response.body);
-    } catch (err) {
-      throw new HydraUnavailableError(operation, 'unreachable', { cause: err });
-    }
+    const items = parse(operation, response);
+    // Go marshals an empty list as null; anything else that is not a list is a fault.
+    if (items !== null && !Array.isArray(items)) throw new HydraResponseError(operation, 'expected a JSON array');
     const totalHeader = response.headers.get('x-total-count');
     const total = totalHeader !== null && /^\d+$/.test(totalHeader) ? Number(totalHeader) : undefined;
     return {
-      items: Array.isArray(items) ? (items as T[]) : [],
+      items: (items ?? []) as T[],
       ...parseLinkHeader(response.headers.get('link'), version),
       ...(total === undefined ? {} : { total }),
     };
@@ -248,25 +265,25 @@ export function createHydraAdmin(options: HydraAdminOptions) {
 
     // Login
     getLoginRequest: (challenge: string) =>
-      json<LoginRequest>('getLoginRequest', { query: { login_challenge: challenge } }),
+      json<LoginRequest>('getLoginRequest', { query: { login_challenge: challenge } }, loginRequestShape),
     acceptLoginRequest: (challenge: string, body: AcceptLoginRequest) =>
-      json<RedirectTo>('acceptLoginRequest', { query: { login_challenge: challenge }, json: loginAcceptBodyFor(version, body) }),
+      json<RedirectTo>('acceptLoginRequest', { query: { login_challenge: challenge }, json: loginAcceptBodyFor(version, body) }, redirectToShape),
     rejectLoginRequest: (challenge: string, body: RejectRequest) =>
-      json<RedirectTo>('rejectLoginRequest', { query: { login_challenge: challenge }, json: body }),
+      json<RedirectTo>('rejectLoginRequest', { query: { login_challenge: challenge }, json: body }, redirectToShape),
 
     // Consent
     getConsentRequest: (challenge: string) =>
-      json<ConsentRequest>('getConsentRequest', { query: { consent_challenge: challenge } }),
+      json<ConsentRequest>('getConsentRequest', { query: { consent_challenge: challenge } }, consentRequestShape),
     acceptConsentRequest: (challenge: string, body: AcceptConsentRequest) =>
-      json<RedirectTo>('acceptConsentRequest', { query: { consent_challenge: challenge }, json: consentAcceptBodyFor(version, body) }),
+      json<RedirectTo>('acceptConsentRequest', { query: { consent_challenge: challenge }, json: consentAcceptBodyFor(version, body) }, redirectToShape),
     rejectConsentRequest: (challenge: string, body: RejectRequest) =>
-      json<RedirectTo>('rejectConsentRequest', { query: { consent_challenge: challenge }, json: body }),
+      json<RedirectTo>('rejectConsentRequest', { query: { consent_challenge: challenge }, json: body }, redirectToShape),
 
     // Logout
     getLogoutRequest: (challenge: string) =>
-      json<LogoutRequest>('getLogoutRequest', { query: { logout_challenge: challenge } }),
+      json<LogoutRequest>('getLogoutRequest', { query: { logout_challenge: challenge } }, logoutRequestShape),
     acceptLogoutRequest: (challenge: string) =>
-      json<RedirectTo>('acceptLogoutRequest', { query: { logout_challenge: challenge } }),
+      json<RedirectTo>('acceptLogoutRequest', { query: { logout_challenge: challenge } }, redirectToShape),
     /** Hydra answers 204; where the browser goes next is ours to decide. */
     rejectLogoutRequest: (challenge: string) => none('rejectLogoutRequest', { query: { logout_challenge: challenge } }),
 
@@ -285,12 +302,12 @@ export function createHydraAdmin(options: HydraAdminOptions) {
 
     // JSON Web Keys
     createJsonWebKeySet: (set: string, body: CreateJsonWebKeySet) =>
-      json<JsonWebKeySet>('createJsonWebKeySet', { params: { set }, json: body }),
-    getJsonWebKeySet: (set: string) => json<JsonWebKeySet>('getJsonWebKeySet', { params: { set } }),
+      json<JsonWebKeySet>('createJsonWebKeySet', { params: { set }, json: body }, keySetShape),
+    getJsonWebKeySet: (set: string) => json<JsonWebKeySet>('getJsonWebKeySet', { params: { set } }, keySetShape),
     updateJsonWebKeySet: (set: string, body: JsonWebKeySet) =>
-      json<JsonWebKeySet>('updateJsonWebKeySet', { params: { set }, json: body }),
+      json<JsonWebKeySet>('updateJsonWebKeySet', { params: { set }, json: body }, keySetShape),
     deleteJsonWebKeySet: (set: string) => none('deleteJsonWebKeySet', { params: { set } }),
-    getJsonWebKey: (set: string, kid: string) => json<JsonWebKeySet>('getJsonWebKey', { params: { set, kid } }),
+    getJsonWebKey: (set: string, kid: string) => json<JsonWebKeySet>('getJsonWebKey', { params: { set, kid } }, keySetShape),
     updateJsonWebKey: (set: string, kid: string, key: JsonWebKey) =>
       json<JsonWebKey>('updateJsonWebKey', { params: { set, kid }, json: key }),
     deleteJsonWebKey: (set: string, kid: string) => none('deleteJsonWebKey', { params: { set, kid } }),
@@ -301,7 +318,7 @@ export function createHydraAdmin(options: HydraAdminOptions) {
     flushInactiveOAuth2Tokens: (body: FlushInactiveTokensRequest = {}) =>
       none('flushInactiveOAuth2Tokens', { json: body }),
     introspectOAuth2Token: ({ token, scope }: IntrospectRequest) =>
-      json<IntrospectedToken>('introspectOAuth2Token', { form: { token, scope: scope || undefined } }),
+      json<IntrospectedToken>('introspectOAuth2Token', { form: { token, scope: scope || undefined } }, introspectionShape),
 
     // Sessions
     listSubjectConsentSessions: ({ subject, login_session_id, ...paging }: ListConsentSessionsQuery) =>

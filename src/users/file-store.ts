@@ -224,7 +224,8 @@ export async function writeUserFile(path: string, document: UserFileDocument): P
  */
 let dummyHashPromise: Promise<string> | undefined;
 
-function dummyHash(): Promise<string> {
+/** The shared dummy hash (see above); the SQL store verifies unknown emails against it too. */
+export function dummyHash(): Promise<string> {
   dummyHashPromise ??= hashPassword(randomBytes(32).toString('base64url')).catch((error: unknown) => {
     dummyHashPromise = undefined; // retry next time rather than failing forever
     throw error;

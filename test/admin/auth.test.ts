@@ -3,7 +3,8 @@
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { SESSION_COOKIE } from '../../src/http/session.js';
+import { adminFingerprint } from '../../src/admin/auth.js';
+import { BoundedMemoryStore, SESSION_COOKIE } from '../../src/http/session.js';
 import { buildTestApp, formFields, type TestApp } from '../support/test-app.js';
 import { adminApp, api, signIn, TEST_ADMIN_TOKEN } from './helpers.js';
 
@@ -245,4 +246,58 @@ describe('failed sign-in limit', () => {
 
 function hydraCallsTo(test: TestApp, method: string) {
   return test.hydra.calls.filter((call) => call.method === method);
+}
+
+describe('rotating ADMIN_TOKEN', () => {
+  const NEW_TOKEN = 'rotated-admin-token-0123456789abcdefghij';
+
+  /** Signs in on `t` by hand and returns the browser's cookies (session + CSRF). */
+  async function signedInCookies(t: TestApp): Promise<string> {
+    const page = await request(t.app).get('/admin/login');
+    const csrfCookie = ([] as string[]).concat(page.headers['set-cookie'] ?? []).find((c) => c.startsWith('hlc_csrf='))!.split(';')[0]!;
+    const res = await request(t.app).post('/admin/login').set('Cookie', csrfCookie).type('form').send({ _csrf: formFields(page.text).csrf, token: TEST_ADMIN_TOKEN });
+    expect(res.status).toBe(303);
+    return `${sessionCookie(res)!}; ${csrfCookie}`;
+  }
+
+  it('ends the sessions the old token opened: their cookie goes back to the sign-in page, GET or form', async () => {
+    const store = new BoundedMemoryStore();
+    const before = await buildTestApp({ env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN }, deps: { sessionStore: store } });
+    const cookies = await signedInCookies(before);
+    const page = await request(before.app).get('/admin/tokens').set('Cookie', cookies);
+    expect(page.status).toBe(200);
+    const { csrf } = formFields(page.text);
+    // The session keeps a fingerprint of the token, never the token.
+    expect(JSON.stringify(await storedSessions(store))).not.toContain(TEST_ADMIN_TOKEN);
+
+    // Same token, same store (another instance, or a restart): still signed in.
+    const same = await buildTestApp({ env: { ADMIN_TOKEN: TEST_ADMIN_TOKEN }, deps: { sessionStore: store } });
+    expect((await request(same.app).get('/admin/clients').set('Cookie', cookies)).status).toBe(200);
+
+    // Rotated: the old session is sent to sign in again and destroyed, even with a valid form token.
+    app = await buildTestApp({ env: { ADMIN_TOKEN: NEW_TOKEN }, deps: { sessionStore: store } });
+    const form = await request(app.app).post('/admin/clients').set('Cookie', cookies).type('form').send({ _csrf: csrf, client_name: 'after rotation' });
+    expect(form.status).toBe(303);
+    expect(form.headers.location).toBe('/admin/login');
+    expect(store.size).toBe(0);
+    const old = await request(app.app).get('/admin/clients').set('Cookie', cookies);
+    expect(old.status).toBe(303);
+    expect(old.headers.location).toBe('/admin/login');
+    expect(app.hydra.calls).toEqual([]);
+    // …and back on an instance with the old token it does not come back.
+    expect((await request(same.app).get('/admin/clients').set('Cookie', cookies)).headers.location).toBe('/admin/login');
+    await Promise.all([before.close(), same.close()]);
+  });
+
+  it('keys the fingerprint with SESSION_SECRET and compares it whole', () => {
+    const fingerprint = adminFingerprint(TEST_ADMIN_TOKEN, 'a-session-secret-0123456789abcdefghij');
+    expect(fingerprint).toMatch(/^[\w-]{43}$/);
+    expect(adminFingerprint(TEST_ADMIN_TOKEN, 'another-session-secret-0123456789abcd')).not.toBe(fingerprint);
+    expect(adminFingerprint(NEW_TOKEN, 'a-session-secret-0123456789abcdefghij')).not.toBe(fingerprint);
+  });
+});
+
+/** Every session in a BoundedMemoryStore, as stored. */
+function storedSessions(store: BoundedMemoryStore): unknown[] {
+  return [...(store as unknown as { sessions: Map<string, { data: unknown }> }).sessions.values()].map((entry) => entry.data);
 }

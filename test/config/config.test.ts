@@ -38,11 +38,23 @@ describe('loadConfig', () => {
     expect(problems({ ...base, ADMIN_TOKEN: 'short' })).toEqual(['ADMIN_TOKEN must be at least 32 characters']);
   });
 
-  it('refuses production without SESSION_SECRET or USERS_FILE', () => {
-    expect(problems({ ...base, NODE_ENV: 'production' })).toEqual([
-      'SESSION_SECRET is required when NODE_ENV=production',
-      'USERS_FILE is required when NODE_ENV=production',
-    ]);
+  it('refuses production without SESSION_SECRET (users live in the database, so USERS_FILE is optional)', () => {
+    expect(problems({ ...base, NODE_ENV: 'production' })).toEqual(['SESSION_SECRET is required when NODE_ENV=production']);
+  });
+
+  it('reads DATABASE_URL: ./data/accounts.db by default, sqlite: paths, postgres URLs; never logs the password', () => {
+    const target = (env: Record<string, string>) => loadConfig({ ...base, ...env }).config.database;
+    expect(target({}).target).toEqual({ dialect: 'sqlite', file: path.resolve('data/accounts.db') });
+    expect(target({ DATABASE_URL: 'sqlite:var/users.db' }).target).toEqual({ dialect: 'sqlite', file: path.resolve('var/users.db') });
+    expect(target({ DATABASE_URL: 'sqlite:///srv/accounts.db' }).target).toEqual({ dialect: 'sqlite', file: '/srv/accounts.db' });
+    const pg = target({ DATABASE_URL: 'postgresql://app:s3cret@db.internal:5432/accounts?sslmode=require' });
+    expect(pg.target).toEqual({ dialect: 'postgres', url: 'postgresql://app:s3cret@db.internal:5432/accounts?sslmode=require' });
+    expect(pg.description).toBe('postgresql://app:***@db.internal:5432/accounts');
+    expect(problems({ ...base, DATABASE_URL: 'mysql://x/y' })[0]).toMatch(/^DATABASE_URL must be sqlite:/);
+    expect(problems({ ...base, DATABASE_URL: 'sqlite://relative' })[0]).toMatch(/^DATABASE_URL: write sqlite:\/\/\/absolute/);
+    expect(loadConfig(base).config.passwordPolicy).toEqual({ minLength: 8 });
+    expect(loadConfig({ ...base, PASSWORD_MIN_LENGTH: '12' }).config.passwordPolicy).toEqual({ minLength: 12 });
+    expect(problems({ ...base, PASSWORD_MIN_LENGTH: '6' })[0]).toMatch(/^PASSWORD_MIN_LENGTH /);
   });
 
   it('reads sub-path hosting, https and proxies', () => {
@@ -57,7 +69,7 @@ describe('loadConfig', () => {
   it('turns the demo on only when configured, and off in production unless enabled', () => {
     const demo = { ...base, DEMO_CLIENT_ID: 'demo', HYDRA_PUBLIC_URL: 'http://localhost:4444' };
     expect(loadConfig(demo).config.demo?.clientId).toBe('demo');
-    const production = { ...demo, NODE_ENV: 'production', SESSION_SECRET: 'x'.repeat(32), USERS_FILE: '/u.json' };
+    const production = { ...demo, NODE_ENV: 'production', SESSION_SECRET: 'x'.repeat(32) };
     expect(loadConfig(production).config.demo).toBeUndefined();
     expect(loadConfig({ ...production, DEMO_ENABLED: 'true' }).config.demo?.clientId).toBe('demo');
   });

@@ -9,6 +9,7 @@ import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { pino } from 'pino';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { BoundedMemoryStore } from '../../src/http/session.js';
 import { buildTestApp, formFields, type TestApp } from '../support/test-app.js';
 
 const CLIENT_ID = 'demo-client';
@@ -233,7 +234,7 @@ describe('/demo is off unless configured', () => {
 });
 
 describe('the start page', () => {
-  it('renders the options with a CSRF token, and stores nothing server-side for a visit', async () => {
+  it('renders the options with a CSRF token bound to the session, which holds nothing else yet', async () => {
     const { app } = await demoApp();
     const res = await request(app.app).get('/demo');
     expect(res.status).toBe(200);
@@ -245,8 +246,15 @@ describe('the start page', () => {
     expect(res.text).toContain('id="max_age"');
     expect(res.text).toContain('id="client-credentials"');
     expect(res.text).toContain('http://localhost:3000/demo/callback');
+    // CSRF in session mode (src/http/csrf.ts): the secret is the only thing the visit stored.
     const cookies = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
-    expect(cookies.some((c) => c.startsWith('hlc_session='))).toBe(false);
+    expect(cookies.some((c) => c.startsWith('hlc_session='))).toBe(true);
+    expect(cookies.some((c) => c.startsWith('hlc_csrf='))).toBe(false);
+    const store = app.deps.sessionStore as BoundedMemoryStore;
+    expect(store.size).toBe(1);
+    const sid = decodeURIComponent(cookies.find((c) => c.startsWith('hlc_session='))!.split(/[=;]/)[1]!).slice(2).split('.')[0]!;
+    const stored = await new Promise<object | null | undefined>((resolve) => store.get(sid, (_err, data) => resolve(data)));
+    expect(Object.keys(stored ?? {}).sort()).toEqual(['cookie', 'csrfSecret']);
     // The forms end at Hydra after a redirect, so form-action names its public origin.
     expect(res.headers['content-security-policy']).toContain(`form-action 'self' ${new URL(oidc!.publicUrl).origin}`);
   });

@@ -1,8 +1,8 @@
 import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startStack, type Stack } from './support/app.js';
 import { chromiumOrSkip, launchChromium, screenshot, watchedContext, type WatchedContext } from './support/browser.js';
-import { hydraBinaryOrSkip } from './support/hydra.js';
+import { describeEachHydra, hydraTargets } from './support/hydra.js';
 import {
   authorizationRequest,
   createHydraClient,
@@ -20,20 +20,20 @@ import {
  * no CSP violation (the strict CSP, form-action included, is enforced by the browser only).
  */
 
-const hydraBin = hydraBinaryOrSkip('e2e browser suite');
-// One skip line per suite: chromium is only looked for when Hydra is there.
-const chromiumPath = hydraBin === undefined ? undefined : chromiumOrSkip('e2e browser suite');
+const targets = hydraTargets('e2e browser suite');
+// One skip line per suite: chromium is only looked for when a Hydra is there.
+const chromiumPath = targets.every((t) => t.bin === undefined) ? undefined : chromiumOrSkip('e2e browser suite');
 
-describe.skipIf(!hydraBin || !chromiumPath)('our pages in chromium against a real Hydra', () => {
+describeEachHydra(chromiumPath === undefined ? [] : targets, 'our pages in chromium against a real Hydra', (target) => {
   let stack: Stack;
   let callback: CallbackServer;
   let client: TestClient;
   let browser: Browser;
 
   beforeAll(async () => {
-    [stack, callback, browser] = await Promise.all([startStack(), startCallbackServer(), launchChromium(chromiumPath)]);
+    [stack, callback, browser] = await Promise.all([startStack({ hydra: target }), startCallbackServer(), launchChromium(chromiumPath)]);
     // A client whose redirect URIs the browser really loads.
-    client = await createHydraClient(stack.hydra.adminUrl, {
+    client = await createHydraClient(stack.hydra, {
       client_name: 'e2e browser',
       redirect_uris: [callback.callbackUrl],
       post_logout_redirect_uris: [callback.postLogoutUrl],
@@ -44,6 +44,9 @@ describe.skipIf(!hydraBin || !chromiumPath)('our pages in chromium against a rea
     await callback?.close();
     await stack?.stop();
   });
+
+  // v2's screenshots keep the names the README shows; v1's get a prefix.
+  const shot = (page: Parameters<typeof screenshot>[0], name: string) => screenshot(page, target.apiVersion === 'v2' ? name : `v1-${name}`);
 
   let current: WatchedContext | undefined;
   /** A fresh browser profile (no cookies) for one test. */
@@ -76,7 +79,7 @@ describe.skipIf(!hydraBin || !chromiumPath)('our pages in chromium against a rea
     await page.goto(auth.url.href);
     await page.waitForURL((url) => url.pathname === '/login');
     await expect.poll(() => page.textContent('body')).toContain('Please log in');
-    await screenshot(page, 'login');
+    await shot(page, 'login');
     await page.fill('#email', DEMO_USER.email);
     await page.fill('#password', DEMO_USER.password);
     await page.check('#remember');
@@ -85,7 +88,7 @@ describe.skipIf(!hydraBin || !chromiumPath)('our pages in chromium against a rea
     await expect.poll(() => page.textContent('body')).toContain('An application requests access to your data!');
     expect(await page.isChecked('#openid')).toBe(true);
     expect(await page.isChecked('#email')).toBe(true);
-    await screenshot(page, 'consent');
+    await shot(page, 'consent');
     await Promise.all([page.waitForURL((url) => url.href.startsWith(callback.callbackUrl)), page.click('#accept')]);
 
     const landed = new URL(page.url());
@@ -103,7 +106,7 @@ describe.skipIf(!hydraBin || !chromiumPath)('our pages in chromium against a rea
     await page.goto(logoutUrl(stack.hydra.publicUrl, { idToken: tokens.id_token, postLogoutRedirectUri: callback.postLogoutUrl, state: 'bye' }).href);
     await page.waitForURL((url) => url.pathname === '/logout');
     await expect.poll(() => page.isVisible('#reject')).toBe(true);
-    await screenshot(page, 'logout');
+    await shot(page, 'logout');
     await Promise.all([page.waitForURL((url) => url.href.startsWith(callback.postLogoutUrl)), page.click('#accept')]);
     expect(new URL(page.url()).searchParams.get('state')).toBe('bye');
 
@@ -159,7 +162,7 @@ describe.skipIf(!hydraBin || !chromiumPath)('our pages in chromium against a rea
     await page.waitForURL((url) => url.pathname === '/logout');
     await Promise.all([page.waitForLoadState('load'), page.click('#reject')]);
     expect(new URL(page.url()).origin).toBe(stack.app.baseUrl);
-    await screenshot(page, 'logout-cancelled');
+    await shot(page, 'logout-cancelled');
 
     await page.goto(authorizationRequest(stack.hydra.publicUrl, { client, scope: 'openid' }).url.href);
     await page.waitForURL((url) => url.pathname === '/consent');
@@ -174,7 +177,7 @@ describe.skipIf(!hydraBin || !chromiumPath)('our pages in chromium against a rea
     await page.waitForURL((url) => url.pathname === '/error');
     expect(new URL(page.url()).searchParams.get('error')).toBe('invalid_client');
     await expect.poll(() => page.textContent('body')).toContain('invalid_client');
-    await screenshot(page, 'error');
+    await shot(page, 'error');
     expectNoProblems(watched);
   });
 
@@ -186,7 +189,7 @@ describe.skipIf(!hydraBin || !chromiumPath)('our pages in chromium against a rea
     await page.fill('#token', ADMIN_TOKEN);
     await Promise.all([page.waitForURL((url) => url.pathname === '/admin/clients'), page.click('#sign-in')]);
     await expect.poll(() => page.textContent('body')).toContain('e2e browser');
-    await screenshot(page, 'admin-clients');
+    await shot(page, 'admin-clients');
     expectNoProblems(watched);
   });
 });

@@ -5,17 +5,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { chromiumOrSkip, launchChromium, screenshot, watchedContext, type WatchedContext } from './support/browser.js';
 import { freePort } from '../../scripts/free-port.js';
-import { hydraBinaryOrSkip } from './support/hydra.js';
+import { describeEachHydra, hydraTargets } from './support/hydra.js';
 import { decodeEntities, describeLanding, OAuthDriver, type Landing } from './support/oauth.js';
 
 /**
- * `npm run demo` end to end: scripts/demo.ts itself, on free ports, starts a real Hydra and the
- * app; a cookie-jar user agent then signs in through /demo as a browser would, and SIGINT must
- * leave no process behind.
+ * `npm run demo` end to end, once per Hydra release (HYDRA_VERSION): scripts/demo.ts itself, on
+ * free ports, starts a real Hydra and the app; a cookie-jar user agent then signs in through /demo
+ * as a browser would, and SIGINT must leave no process behind.
  */
 
-const bin = hydraBinaryOrSkip('e2e demo (npm run demo)');
-const chromium = bin === undefined ? undefined : chromiumOrSkip('e2e demo in a browser');
+const targets = hydraTargets('e2e demo (npm run demo)');
+const chromium = targets.every((t) => t.bin === undefined) ? undefined : chromiumOrSkip('e2e demo in a browser');
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 interface DemoRun {
@@ -94,14 +94,14 @@ async function postForm(d: OAuthDriver, url: string, fields: Array<[string, stri
   });
 }
 
-describe.skipIf(!bin)('npm run demo (scripts/demo.ts, real Hydra)', () => {
+describeEachHydra(targets, 'npm run demo (scripts/demo.ts, real Hydra)', (target) => {
   let run: DemoRun;
   let app: string;
   let d: OAuthDriver;
   let csrf: string;
 
   beforeAll(async () => {
-    run = runDemo({ ...(await freePorts()), HYDRA_BIN: bin! });
+    run = runDemo({ ...(await freePorts()), HYDRA_BIN: target.bin!, HYDRA_VERSION: target.version });
     await waitForOutput(run, '[demo] ready');
     app = `http://localhost:${run.ports.app}`;
     d = new OAuthDriver({ hydraPublicUrl: `http://localhost:${run.ports.public}`, appBaseUrl: app });
@@ -267,9 +267,9 @@ describe.skipIf(!bin)('npm run demo (scripts/demo.ts, real Hydra)', () => {
   });
 });
 
-describe.skipIf(!bin)('npm run demo: failures', () => {
+describeEachHydra(targets, 'npm run demo: failures', (target) => {
   it('when Hydra dies, the app is stopped too and the script exits 1 with a clear line', async () => {
-    const run = runDemo({ ...(await freePorts()), HYDRA_BIN: bin! });
+    const run = runDemo({ ...(await freePorts()), HYDRA_BIN: target.bin!, HYDRA_VERSION: target.version });
     try {
       await waitForOutput(run, '[demo] ready');
       const kids = childrenOf(run.proc.pid!);
@@ -289,7 +289,7 @@ describe.skipIf(!bin)('npm run demo: failures', () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(Number(ports.HYDRA_PUBLIC_PORT), '127.0.0.1', resolve));
     try {
-      const run = runDemo({ ...ports, HYDRA_BIN: bin! });
+      const run = runDemo({ ...ports, HYDRA_BIN: target.bin!, HYDRA_VERSION: target.version });
       const { code } = await run.exited;
       expect(code).toBe(1);
       expect(run.output().trim()).toBe(
@@ -301,9 +301,9 @@ describe.skipIf(!bin)('npm run demo: failures', () => {
   });
 
   it('a HYDRA_BIN that is not there gets one line saying what to do', async () => {
-    const run = runDemo({ ...(await freePorts()), HYDRA_BIN: '/nonexistent/hydra' });
+    const run = runDemo({ ...(await freePorts()), HYDRA_BIN: '/nonexistent/hydra', HYDRA_VERSION: target.version });
     const { code } = await run.exited;
     expect(code).toBe(1);
-    expect(run.output().trim()).toBe('[demo] HYDRA_BIN=/nonexistent/hydra is not an executable file; point it at a Hydra v2.3.0 binary');
+    expect(run.output().trim()).toBe(`[demo] HYDRA_BIN=/nonexistent/hydra is not an executable file; point it at a Hydra ${target.version} binary`);
   });
 });

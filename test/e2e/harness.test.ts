@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort } from '../../scripts/free-port.js';
-import { hydraBinaryOrSkip, startHydra, type HydraInstance } from './support/hydra.js';
+import { describeEachHydra, hydraTargets, startHydra, type HydraInstance } from './support/hydra.js';
 import { createHydraClient, introspectAtHydra, OAuthDriver, type TestClient } from './support/oauth.js';
 
 /**
@@ -10,7 +10,7 @@ import { createHydraClient, introspectAtHydra, OAuthDriver, type TestClient } fr
  * forms shaped like ours). When this passes and flows.test.ts fails, the app is at fault.
  */
 
-const bin = hydraBinaryOrSkip('e2e harness self-test');
+const targets = hydraTargets('e2e harness self-test');
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   let body = '';
@@ -18,9 +18,9 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   return new URLSearchParams(body);
 }
 
-function stubProvider(adminUrl: () => string): Server {
+function stubProvider(adminApiUrl: () => string): Server {
   const admin = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${adminUrl()}/admin/oauth2/auth/requests/${path}`, {
+    const res = await fetch(`${adminApiUrl()}/oauth2/auth/requests/${path}`, {
       method,
       headers: { 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -72,7 +72,7 @@ function stubProvider(adminUrl: () => string): Server {
   });
 }
 
-describe.skipIf(!bin)('e2e harness: real Hydra + driver + stub provider', () => {
+describeEachHydra(targets, 'e2e harness: real Hydra + driver + stub provider', (target) => {
   let hydra: HydraInstance;
   let stub: Server;
   let appBaseUrl: string;
@@ -81,10 +81,10 @@ describe.skipIf(!bin)('e2e harness: real Hydra + driver + stub provider', () => 
   beforeAll(async () => {
     const port = await freePort();
     appBaseUrl = `http://127.0.0.1:${port}`;
-    stub = stubProvider(() => hydra.adminUrl);
+    stub = stubProvider(() => hydra.adminApiUrl);
     await new Promise<void>((resolve) => stub.listen(port, '127.0.0.1', resolve));
-    hydra = await startHydra({ appBaseUrl });
-    client = await createHydraClient(hydra.adminUrl);
+    hydra = await startHydra({ appBaseUrl, release: target, bin: target.bin });
+    client = await createHydraClient(hydra);
   });
 
   afterAll(async () => {
@@ -93,11 +93,21 @@ describe.skipIf(!bin)('e2e harness: real Hydra + driver + stub provider', () => 
     await new Promise((resolve) => stub?.close(resolve));
   });
 
-  it('Hydra listens on loopback only and its admin redirects carry a usable host', async () => {
+  it('Hydra listens on loopback only and answers in its own admin layout', async () => {
     expect(hydra.publicUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const version = await fetch(`${hydra.adminUrl}/version`);
+    expect(await version.json()).toEqual({ version: target.version });
     const res = await fetch(`${hydra.adminUrl}/clients`, { redirect: 'manual' });
-    expect(res.status).toBe(307);
-    expect(res.headers.get('location')).toBe(`${hydra.adminUrl}/admin/clients`);
+    await res.body?.cancel();
+    if (target.apiVersion === 'v2') {
+      // v2.0–2.3 redirect unprefixed paths; the redirect must carry a usable host (contract §1).
+      expect(res.status).toBe(307);
+      expect(res.headers.get('location')).toBe(`${hydra.adminUrl}/admin/clients`);
+    } else {
+      // v1 serves the unprefixed paths and has no /admin at all.
+      expect(res.status).toBe(200);
+      expect((await fetch(`${hydra.adminUrl}/admin/clients`)).status).toBe(404);
+    }
   });
 
   it('drives /oauth2/auth to the login URL with the challenge and keeps Hydra’s CSRF cookie', async () => {
@@ -107,7 +117,9 @@ describe.skipIf(!bin)('e2e harness: real Hydra + driver + stub provider', () => 
     expect(landing.url.href.startsWith(`${appBaseUrl}/login?login_challenge=`)).toBe(true);
     expect(driver.challengeOf(landing)).toBe(landing.url.searchParams.get('login_challenge'));
     expect(driver.csrfOf(landing)).toBe('t&k');
-    expect(driver.jar.names(hydra.publicUrl).some((name) => name.startsWith('ory_hydra_login_csrf_dev'))).toBe(true);
+    // v2 (--dev adds the _dev suffix) and v1 (plain http adds _insecure) name it differently.
+    const csrfCookie = target.apiVersion === 'v2' ? 'ory_hydra_login_csrf_dev' : 'oauth2_authentication_csrf_insecure';
+    expect(driver.jar.names(hydra.publicUrl).some((name) => name.startsWith(csrfCookie))).toBe(true);
   });
 
   it('runs code + PKCE through the stub, with partial consent, remember-me and a remembered consent', async () => {
@@ -122,7 +134,7 @@ describe.skipIf(!bin)('e2e harness: real Hydra + driver + stub provider', () => 
     expect(first.screens).toEqual(['login', 'consent']);
     expect(first.tokens.scope).toBe('openid email');
     expect(first.tokens.claims).toMatchObject({ sub: 'foo@bar.com', email: 'stub@example.com', nonce: first.authorization.nonce });
-    const info = await introspectAtHydra(hydra.adminUrl, first.tokens.access_token);
+    const info = await introspectAtHydra(hydra, first.tokens.access_token);
     expect(info).toMatchObject({ active: true, sub: 'foo@bar.com', client_id: client.client_id, scope: 'openid email' });
 
     const second = await driver.authorizeAndExchange({ client, scope: 'openid email' });
@@ -146,9 +158,9 @@ describe.skipIf(!bin)('e2e harness: real Hydra + driver + stub provider', () => 
     await hydra.start();
     expect(hydra.publicUrl).toBe(publicUrl);
     expect((await fetch(`${adminUrl}/health/ready`)).status).toBe(200);
-    const lost = await fetch(`${adminUrl}/admin/clients/${client.client_id}`);
+    const lost = await fetch(`${hydra.adminApiUrl}/clients/${client.client_id}`);
     expect(lost.status).toBe(404);
-    client = await createHydraClient(hydra.adminUrl);
+    client = await createHydraClient(hydra);
     const driver = new OAuthDriver({ hydraPublicUrl: hydra.publicUrl, appBaseUrl });
     const { screens } = await driver.authorizeAndExchange({ client, scope: 'openid' });
     expect(screens).toEqual(['login', 'consent']);

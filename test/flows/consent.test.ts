@@ -1,5 +1,7 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scopeBoxes } from '../../src/flows/consent.js';
+import { loadConfig } from '../../src/config.js';
 import { agentWithForm, buildTestApp, type TestApp } from '../support/test-app.js';
 
 const FOO_CLAIMS_ALL = {
@@ -24,7 +26,7 @@ describe('consent flow', () => {
     expect(res.text).toContain('consent_challenge');
   });
 
-  it('renders each requested scope pre-checked with its description, the audience and the client links', async () => {
+  it('renders each requested scope unticked (the default) with its description, the audience and the client links', async () => {
     const challenge = t.hydra.addConsentRequest({
       requested_scope: ['openid', 'email', 'custom:read'],
       requested_access_token_audience: ['https://api.example.com'],
@@ -41,7 +43,7 @@ describe('consent flow', () => {
     expect(res.status).toBe(200);
     expect(res.text).toContain('An application requests access to your data!');
     for (const scope of ['openid', 'email', 'custom:read']) {
-      expect(res.text).toContain(`<input type="checkbox" id="${scope}" name="grant_scope" value="${scope}" checked>`);
+      expect(res.text).toContain(`<input type="checkbox" id="${scope}" name="grant_scope" value="${scope}">`);
     }
     expect(res.text).toContain('See your email address');
     expect(res.text).toContain('https://api.example.com');
@@ -156,5 +158,106 @@ describe('consent flow', () => {
     const res = await request(t.app).post('/consent').type('form').send({ challenge, grant_scope: 'openid' });
     expect(res.status).toBe(403);
     expect(t.hydra.accepted.consent.length).toBe(before);
+  });
+});
+
+/** The scope checkboxes of a consent page: id, value, ticked; and which element each label is for. */
+function checkboxes(html: string) {
+  const boxes = [...html.matchAll(/<input type="checkbox" id="([^"]*)" name="(grant_scope|remember)" value="([^"]*)"( checked)?>/g)]
+    .map(([, id, name, value, checked]) => ({ id: id!, name: name!, value: value!, checked: Boolean(checked) }));
+  const labels = [...html.matchAll(/<label for="([^"]*)">([\s\S]*?)<\/label>/g)].map(([, id, text]) => ({ for: id!, text: text! }));
+  const ids = [...html.matchAll(/\sid="([^"]*)"/g)].map(([, id]) => id!);
+  return { boxes, labels, ids };
+}
+
+describe('consent: CONSENT_PRESELECT_SCOPES', () => {
+  const requested = ['openid', 'offline_access', 'email'];
+
+  it('by default leaves every box unticked: a person grants a scope by ticking it, and nothing ticked grants nothing', async () => {
+    const t = await buildTestApp();
+    try {
+      const challenge = t.hydra.addConsentRequest({ requested_scope: requested });
+      const { agent, csrf, page } = await agentWithForm(t.app, `/consent?consent_challenge=${challenge}`);
+      const { boxes } = checkboxes(page.text);
+      expect(boxes.filter((box) => box.name === 'grant_scope').map((box) => [box.id, box.checked])).toEqual(requested.map((scope) => [scope, false]));
+      expect(boxes.find((box) => box.name === 'remember')?.checked).toBe(false);
+      // What the browser sends for that page untouched: no grant_scope at all.
+      await agent.post('/consent').type('form').send({ _csrf: csrf, challenge, action: 'accept' });
+      expect(t.hydra.accepted.consent.at(-1)!.body.grant_scope).toEqual([]);
+      expect(t.hydra.accepted.consent.at(-1)!.body.session.id_token).toEqual({});
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('with CONSENT_PRESELECT_SCOPES=true ticks every box, and the untouched page grants them all', async () => {
+    const t = await buildTestApp({ env: { CONSENT_PRESELECT_SCOPES: 'true' } });
+    try {
+      expect(t.deps.config.consentPreselectScopes).toBe(true);
+      const challenge = t.hydra.addConsentRequest({ requested_scope: requested });
+      const { agent, csrf, page } = await agentWithForm(t.app, `/consent?consent_challenge=${challenge}`);
+      const { boxes } = checkboxes(page.text);
+      const scopes = boxes.filter((box) => box.name === 'grant_scope');
+      expect(scopes.map((box) => [box.id, box.checked])).toEqual(requested.map((scope) => [scope, true]));
+      // Remember is never preselected.
+      expect(boxes.find((box) => box.name === 'remember')?.checked).toBe(false);
+      await agent.post('/consent').type('form').send({ _csrf: csrf, challenge, action: 'accept', grant_scope: scopes.filter((b) => b.checked).map((b) => b.value) });
+      expect(t.hydra.accepted.consent.at(-1)!.body.grant_scope).toEqual(requested);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('reads the variable strictly: false, 0 and unset leave the boxes unticked; anything else stops start-up', async () => {
+    const env = { HYDRA_ADMIN_URL: 'http://127.0.0.1:4445' };
+    for (const value of [undefined, '', 'false', '0', 'no']) {
+      expect(loadConfig({ ...env, CONSENT_PRESELECT_SCOPES: value }).config.consentPreselectScopes, String(value)).toBe(false);
+    }
+    for (const value of ['true', '1', 'yes']) expect(loadConfig({ ...env, CONSENT_PRESELECT_SCOPES: value }).config.consentPreselectScopes).toBe(true);
+    expect(() => loadConfig({ ...env, CONSENT_PRESELECT_SCOPES: 'sometimes' })).toThrow(/CONSENT_PRESELECT_SCOPES/);
+  });
+});
+
+describe('consent: scope checkbox ids', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await buildTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('keeps #<scope> for each scope, and gives a scope that would collide with a page id or another scope an id of its own', async () => {
+    const requested = ['openid', 'remember', 'accept', 'reject', 'challenge', '_csrf', 'main', 'heading', 'scope-remember', 'email', 'email'];
+    const challenge = t.hydra.addConsentRequest({ requested_scope: requested });
+    const res = await request(t.app).get(`/consent?consent_challenge=${challenge}`);
+    expect(res.status).toBe(200);
+    const { boxes, labels, ids } = checkboxes(res.text);
+    // Every element id on the page is unique.
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ['remember', 'accept', 'reject', 'heading', 'main']) expect(ids.filter((x) => x === id)).toHaveLength(1);
+    const byValue = new Map(boxes.filter((box) => box.name === 'grant_scope').map((box) => [box.value, box.id]));
+    // Each scope once (email was requested twice), in order.
+    expect([...byValue.keys()]).toEqual([...new Set(requested)]);
+    // Hydra's browser suite clicks #openid, #email…: those keep their ids.
+    expect(byValue.get('openid')).toBe('openid');
+    expect(byValue.get('email')).toBe('email');
+    expect(byValue.get('scope-remember')).toBe('scope-remember');
+    // The colliding ones are renamed, without taking another scope's id.
+    expect(byValue.get('remember')).toBe('scope-remember-2');
+    expect(byValue.get('accept')).toBe('scope-accept');
+    expect(byValue.get('_csrf')).toBe('scope-_csrf');
+    // The "Remember this decision" label ticks Remember, not the scope named remember.
+    const rememberLabel = labels.find((label) => label.text.includes('Remember this decision'))!;
+    expect(rememberLabel.for).toBe('remember');
+    expect(boxes.find((box) => box.id === 'remember')?.name).toBe('remember');
+    // Each scope's label points at its own box.
+    for (const [value, id] of byValue) expect(labels.find((label) => label.for === id)?.text, value).toContain(`<code class="scope-name">${value}</code>`);
+    // The submit buttons keep their ids.
+    expect(res.text).toContain('id="accept" name="action" value="accept"');
+    expect(res.text).toContain('id="reject" name="action" value="reject"');
+  });
+
+  it('scopeBoxes: a scope that is not a usable id (spaces) is renamed; the value is always the scope itself', () => {
+    const boxes = scopeBoxes(['a b', 'scope-a_b', 'x'], false);
+    expect(boxes.map((box) => [box.name, box.id])).toEqual([['a b', 'scope-a_b-2'], ['scope-a_b', 'scope-a_b'], ['x', 'x']]);
   });
 });

@@ -135,7 +135,8 @@ describe('sub-path hosting (BASE_URL with a path)', () => {
     expect(res.status).toBe(200);
     expect(res.text).toContain('action="/auth/login"');
     expect(res.text).toContain('href="/auth/assets/style.css"');
-    expect(String(res.headers['set-cookie'])).toMatch(/Path=\/auth; HttpOnly; Secure; SameSite=Lax/);
+    // __Host- cookies must have Path=/, so the Secure CSRF cookie is not on the sub-path.
+    expect(String(res.headers['set-cookie'])).toMatch(/^__Host-hlc_csrf=[\w-]{24}; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
     expect((await request(t.app).get('/auth/assets/style.css')).status).toBe(200);
     expect((await request(t.app).get(`/login?login_challenge=${challenge}`)).status).toBe(404);
   });

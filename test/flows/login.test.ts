@@ -32,7 +32,7 @@ describe('login flow', () => {
     expect(res.headers['cache-control']).toBe('no-store');
     // The CSRF secret lives in an HttpOnly, SameSite=Lax cookie: no server-side state.
     const cookie = String(res.headers['set-cookie']);
-    expect(cookie).toMatch(/hlc_csrf=[0-9a-f]{32}/);
+    expect(cookie).toMatch(/hlc_csrf=[\w-]{24}/);
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Lax/);
   });

@@ -77,19 +77,22 @@ describe('CSRF cookie', () => {
     if (proto) req.set('X-Forwarded-Proto', proto);
     const res = await req;
     expect(res.status).toBe(200);
-    return cookieNamed(res, 'hlc_csrf');
+    const cookies = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
+    const cookie = cookies.find((c) => /^(__Host-)?hlc_csrf=/.test(c));
+    if (!cookie) throw new Error(`no CSRF cookie in ${JSON.stringify(cookies)}`);
+    return cookie;
   };
 
-  it('is a random secret, HttpOnly and SameSite=Lax; Secure with an https BASE_URL, or when a trusted proxy says https', async () => {
+  it('is a random secret, HttpOnly and SameSite=Lax; Secure and __Host- with an https BASE_URL, or when a trusted proxy says https', async () => {
     const base = await csrfCookie(plain);
-    expect(base).toMatch(/^hlc_csrf=[0-9a-f]{32}; Path=\/;/);
+    expect(base).toMatch(/^hlc_csrf=[\w-]{24}; Path=\/;/);
     expect(await csrfCookie(plain)).not.toBe(base);
     expect(base).toMatch(/; HttpOnly/);
     expect(base).toMatch(/; SameSite=Lax/);
     expect(base).not.toMatch(/; Secure/);
-    expect(await csrfCookie(plain, 'https')).not.toMatch(/; Secure/);
-    expect(await csrfCookie(proxied, 'https')).toMatch(/; Secure/);
-    expect(await csrfCookie(proxied)).not.toMatch(/; Secure/);
-    expect(await csrfCookie(https)).toMatch(/; Secure/);
+    expect(await csrfCookie(plain, 'https')).toMatch(/^hlc_csrf=.*; HttpOnly; SameSite=Lax$/);
+    expect(await csrfCookie(proxied, 'https')).toMatch(/^__Host-hlc_csrf=[\w-]{24}; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+    expect(await csrfCookie(proxied)).toMatch(/^hlc_csrf=.*; HttpOnly; SameSite=Lax$/);
+    expect(await csrfCookie(https)).toMatch(/^__Host-hlc_csrf=[\w-]{24}; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
   });
 });

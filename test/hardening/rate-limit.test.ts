@@ -1,5 +1,7 @@
+import express from 'express';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
+import { bruteForceLimits, TooManyAttemptsError } from '../../src/http/rate-limit.js';
 import { agentWithForm, buildTestApp, type TestApp } from '../support/test-app.js';
 
 /** Brute-force limits on POST /login, with the per-process counters (no REDIS_URL). */
@@ -76,5 +78,42 @@ describe('POST /login rate limits', () => {
     expect((await attempt('foo@bar.com', 'x')).status).toBe(401);
     for (let i = 0; i < 3; i++) expect((await attempt('foo@bar.com', 'x')).status).toBe(429);
     expect((await request(t.app).get(`/login?login_challenge=${challenge}`)).status).toBe(200);
+  });
+});
+
+/**
+ * Which client a per-IP counter belongs to. The limiter alone, behind a trusted loopback proxy so
+ * that X-Forwarded-For names the client; every answer is a failed attempt, one allowed per client.
+ */
+describe('per-IP counter keys', () => {
+  function limited() {
+    const app = express();
+    app.set('trust proxy', 'loopback');
+    const config = { rateLimit: { perIp: 1, perAccount: 1, windowMs: 60_000 } };
+    app.post('/', ...bruteForceLimits(config, { name: 'keys' }), (_req, res) => {
+      res.sendStatus(401);
+    });
+    app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      res.sendStatus(err instanceof TooManyAttemptsError ? 429 : 500);
+    });
+    return (from: string) => request(app).post('/').set('X-Forwarded-For', from).then((res) => res.status);
+  }
+
+  it('counts an IPv4-mapped IPv6 address as its IPv4 address', async () => {
+    const attempt = limited();
+    expect(await attempt('1.2.3.4')).toBe(401);
+    expect(await attempt('::ffff:1.2.3.4')).toBe(429);
+    expect(await attempt('::ffff:102:304')).toBe(429);
+    expect(await attempt('1.2.3.5')).toBe(401);
+  });
+
+  it('counts IPv6 clients by /64: rotating within one /64 buys nothing, the next /64 is another client', async () => {
+    const attempt = limited();
+    expect(await attempt('2001:db8:0:1::1')).toBe(401);
+    expect(await attempt('2001:db8:0:1:ffff:ffff:ffff:fffe')).toBe(429);
+    expect(await attempt('2001:DB8:0:1:0:0:0:7')).toBe(429);
+    // Same /56, another /64: another customer's network.
+    expect(await attempt('2001:db8:0:2::1')).toBe(401);
+    expect(await attempt('2001:db8:0:ff::1')).toBe(401);
   });
 });

@@ -290,28 +290,31 @@ describe.each(['v1', 'v2'] as const)('Hydra admin client, %s layout', (version: 
 
   describe('JSON Web Keys', () => {
     it('creates, reads, replaces and deletes keys and sets', async () => {
+      // v1 stores a generated key pair as two keys, private:<kid> and public:<kid> (real v1.11.10).
+      const kids = (kid: string) => (version === 'v1' ? [`private:${kid}`, `public:${kid}`] : [kid]);
       const created = await hydra.createJsonWebKeySet('signing', { alg: 'RS256', kid: 'k1', use: 'sig' });
-      expect(created.keys).toHaveLength(1);
-      expect(created.keys[0]).toMatchObject({ kty: 'RSA', kid: 'k1', alg: 'RS256', use: 'sig', e: 'AQAB' });
+      expect(created.keys.map((k) => k.kid)).toEqual(kids('k1'));
+      expect(created.keys[0]).toMatchObject({ kty: 'RSA', kid: kids('k1')[0], alg: 'RS256', use: 'sig', e: 'AQAB' });
       expect(created.keys[0]?.d).toEqual(expect.any(String)); // Hydra returns the private part
       expect(lastCall()).toMatchObject({ method: 'POST', path: `${prefix}/keys/signing`, body: { alg: 'RS256', kid: 'k1', use: 'sig' } });
 
       await hydra.createJsonWebKeySet('signing', { alg: 'ES256', kid: 'k2', use: 'sig' });
-      expect((await hydra.getJsonWebKeySet('signing')).keys.map((k) => k.kid)).toEqual(['k1', 'k2']);
+      expect((await hydra.getJsonWebKeySet('signing')).keys.map((k) => k.kid)).toEqual([...kids('k1'), ...kids('k2')]);
       expect(lastCall()).toMatchObject({ method: 'GET', path: `${prefix}/keys/signing` });
 
-      const one = await hydra.getJsonWebKey('signing', 'k2');
-      expect(one.keys).toEqual([expect.objectContaining({ kid: 'k2', kty: 'EC', crv: 'P-256' })]);
-      expect(lastCall()).toMatchObject({ method: 'GET', path: `${prefix}/keys/signing/k2` });
+      const k2 = kids('k2')[0]!;
+      const one = await hydra.getJsonWebKey('signing', k2);
+      expect(one.keys).toEqual([expect.objectContaining({ kid: k2, kty: 'EC', crv: 'P-256' })]);
+      expect(lastCall()).toMatchObject({ method: 'GET', path: `${prefix}/keys/signing/${encodeURIComponent(k2)}` });
 
-      const updated = await hydra.updateJsonWebKey('signing', 'k2', { ...one.keys[0]!, use: 'enc' });
-      expect(updated).toMatchObject({ kid: 'k2', use: 'enc' });
-      expect(lastCall()).toMatchObject({ method: 'PUT', path: `${prefix}/keys/signing/k2`, body: { kid: 'k2', use: 'enc' } });
-      expect(fake.state.keySets.get('signing')?.keys.find((k) => k.kid === 'k2')?.use).toBe('enc');
+      const updated = await hydra.updateJsonWebKey('signing', k2, { ...one.keys[0]!, use: 'enc' });
+      expect(updated).toMatchObject({ kid: k2, use: 'enc' });
+      expect(lastCall()).toMatchObject({ method: 'PUT', path: `${prefix}/keys/signing/${encodeURIComponent(k2)}`, body: { kid: k2, use: 'enc' } });
+      expect(fake.state.keySets.get('signing')?.keys.find((k) => k.kid === k2)?.use).toBe('enc');
 
-      await hydra.deleteJsonWebKey('signing', 'k1');
-      expect(lastCall()).toMatchObject({ method: 'DELETE', path: `${prefix}/keys/signing/k1` });
-      expect(fake.state.keySets.get('signing')?.keys.map((k) => k.kid)).toEqual(['k2']);
+      for (const kid of kids('k1')) await hydra.deleteJsonWebKey('signing', kid);
+      expect(lastCall()).toMatchObject({ method: 'DELETE', path: `${prefix}/keys/signing/${encodeURIComponent(kids('k1').at(-1)!)}` });
+      expect(fake.state.keySets.get('signing')?.keys.map((k) => k.kid).sort()).toEqual(kids('k2').sort());
 
       const replaced = await hydra.updateJsonWebKeySet('signing', { keys: [ISSUER_KEY] });
       expect(replaced.keys.map((k) => k.kid)).toEqual(['issuer-key-1']);

@@ -163,14 +163,16 @@ async function captureRequests(version: ApiVersion, fake: FakeHydra): Promise<Ma
 
   let created: JsonWebKey | undefined;
   await run('createJsonWebKeySet', async () => {
-    created = (await hydra.createJsonWebKeySet('signing', { alg: 'ES256', kid: 'k1', use: 'sig' })).keys[0];
+    // RS256: real v1 generates EC keys without the alg its own spec calls required (contract §8).
+    created = (await hydra.createJsonWebKeySet('signing', { alg: 'RS256', kid: 'k1', use: 'sig' })).keys[0];
   });
   await run('getJsonWebKeySet', () => hydra.getJsonWebKeySet('signing'));
-  await run('getJsonWebKey', () => hydra.getJsonWebKey('signing', 'k1'));
-  await run('updateJsonWebKey', () => hydra.updateJsonWebKey('signing', 'k1', { ...created!, use: 'sig' }));
+  // By the kid Hydra gave the key (v1 stores a generated pair as private:k1 and public:k1).
+  await run('getJsonWebKey', () => hydra.getJsonWebKey('signing', created!.kid));
+  await run('updateJsonWebKey', () => hydra.updateJsonWebKey('signing', created!.kid, { ...created!, use: 'sig' }));
   await run('updateJsonWebKeySet', () => hydra.updateJsonWebKeySet('signing', { keys: [created!] }));
-  await run('deleteJsonWebKey', () => hydra.deleteJsonWebKey('signing', 'k1'));
-  await hydra.createJsonWebKeySet('signing', { alg: 'RS256', kid: 'k2', use: 'sig' });
+  await run('deleteJsonWebKey', () => hydra.deleteJsonWebKey('signing', created!.kid));
+  await hydra.createJsonWebKeySet('signing', { alg: 'ES256', kid: 'k2', use: 'sig' });
   await run('deleteJsonWebKeySet', () => hydra.deleteJsonWebKeySet('signing'));
 
   await run('deleteOAuth2Token', () => hydra.deleteOAuth2Token('shop'));

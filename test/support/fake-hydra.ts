@@ -213,7 +213,11 @@ function decodePageToken(token: string | null): number | undefined {
 }
 
 const HEALTH_PATHS = new Set(['/health/alive', '/health/ready']);
-const SUPPORTED_ALGS = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'HS256', 'HS384', 'HS512']);
+/** What each real Hydra generates (tried on v1.11.10 and v2.3.0): v1 has no RS384+, PS or ES384; v2 no HS. */
+const SUPPORTED_ALGS: Record<ApiVersion, ReadonlySet<string>> = {
+  v1: new Set(['RS256', 'ES256', 'ES512', 'EdDSA', 'HS256', 'HS512']),
+  v2: new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']),
+};
 const CLIENT_ARRAYS = ['redirect_uris', 'post_logout_redirect_uris', 'grant_types', 'response_types', 'audience', 'allowed_cors_origins', 'contacts', 'request_uris'] as const;
 
 export async function startFakeHydra(options: FakeHydraOptions = {}): Promise<FakeHydra> {
@@ -491,13 +495,24 @@ export async function startFakeHydra(options: FakeHydraOptions = {}): Promise<Fa
 
   // ---- JSON Web Keys (§2 "JSONWebKey") -------------------------------------------------------
 
-  async function generateKey(alg: string, kid: string, use: string): Promise<JsonWebKey> {
-    if (!SUPPORTED_ALGS.has(alg)) return fail(400, 'Bad Request', 'Unsupported key algorithm');
-    const key = alg.startsWith('HS')
-      ? await generateSecret(alg, { extractable: true })
-      : (await generateKeyPair(alg, alg === 'EdDSA' ? { extractable: true, crv: 'Ed25519' } : { extractable: true })).privateKey;
+  /**
+   * The keys Hydra stores for one generate call. v2: one key, private parameters included. v1 (as
+   * the real v1.11.10 does): a key pair is two keys, `private:<kid>` and `public:<kid>`, the RSA
+   * private key without dp/dq/qi and EC/EdDSA keys without alg; a shared secret is one key.
+   */
+  async function generateKeys(alg: string, kid: string, use: string): Promise<JsonWebKey[]> {
+    if (!SUPPORTED_ALGS[version].has(alg)) return fail(400, 'Bad Request', 'Unsupported key algorithm');
+    if (alg.startsWith('HS')) return [{ ...(await exportJWK(await generateSecret(alg, { extractable: true }))), kid, alg, use } as JsonWebKey];
+    const pair = await generateKeyPair(alg, alg === 'EdDSA' ? { extractable: true, crv: 'Ed25519' } : { extractable: true });
     // Hydra's admin API hands out the private parameters of keys it generates.
-    return { ...(await exportJWK(key)), kid, alg, use } as JsonWebKey;
+    const privateJwk = await exportJWK(pair.privateKey);
+    if (version === 'v2') return [{ ...privateJwk, kid, alg, use } as JsonWebKey];
+    const { dp: _dp, dq: _dq, qi: _qi, ...v1Private } = privateJwk;
+    const v1Alg = privateJwk.kty === 'RSA' ? { alg } : {};
+    return [
+      { use, ...v1Private, kid: `private:${kid}`, ...v1Alg } as JsonWebKey,
+      { use, ...(await exportJWK(pair.publicKey)), kid: `public:${kid}`, ...v1Alg } as JsonWebKey,
+    ];
   }
 
   function storedSet(ctx: Ctx): JsonWebKeySet {
@@ -520,11 +535,11 @@ export async function startFakeHydra(options: FakeHydraOptions = {}): Promise<Fa
     if (body.use !== 'sig' && body.use !== 'enc') invalidRequest("Field 'use' must be 'sig' or 'enc'.");
     const name = ctx.params.set ?? '';
     const set = state.keySets.get(name) ?? { keys: [] };
-    if (set.keys.some((k) => k.kid === body.kid)) conflict();
-    const key = await generateKey(body.alg as string, body.kid as string, body.use as string);
-    set.keys.push(key);
+    const keys = await generateKeys(body.alg as string, body.kid as string, body.use as string);
+    if (set.keys.some((k) => keys.some((key) => key.kid === k.kid))) conflict();
+    set.keys.push(...keys);
     state.keySets.set(name, set);
-    return new Answer(201, { keys: [clone(key)] });
+    return new Answer(201, { keys: keys.map(clone) });
   }
 
   function getKeySet(ctx: Ctx): Answer {
@@ -539,8 +554,8 @@ export async function startFakeHydra(options: FakeHydraOptions = {}): Promise<Fa
     return new Answer(200, clone(set));
   }
 
+  /** Real v1.11.10 and v2.3.0 answer 204 for a set that does not exist, too. */
   function deleteKeySet(ctx: Ctx): Answer {
-    storedSet(ctx);
     state.keySets.delete(ctx.params.set ?? '');
     return new Answer(204);
   }
@@ -560,9 +575,10 @@ export async function startFakeHydra(options: FakeHydraOptions = {}): Promise<Fa
     return new Answer(200, clone(key));
   }
 
+  /** Real v1.11.10 and v2.3.0 answer 204 for a key or set that does not exist, too. */
   function deleteKey(ctx: Ctx): Answer {
-    const set = storedSet(ctx);
-    if (!set.keys.some((k) => k.kid === ctx.params.kid)) resourceNotFound();
+    const set = state.keySets.get(ctx.params.set ?? '');
+    if (!set) return new Answer(204);
     set.keys = set.keys.filter((k) => k.kid !== ctx.params.kid);
     if (set.keys.length === 0) state.keySets.delete(ctx.params.set ?? '');
     return new Answer(204);

@@ -1,7 +1,7 @@
 /**
  * A real redis-server (the Debian package) for tests: one throwaway process per test file, on a
  * free port, persisting nothing. It can be stopped and started again on the same port to play
- * "Redis went away and came back".
+ * "Redis went away and came back", and frozen (SIGSTOP) to play "Redis is up but not answering".
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -35,6 +35,13 @@ export interface RedisServer {
   start(): Promise<void>;
   /** Stops it for good and removes its working directory. */
   close(): Promise<void>;
+  /**
+   * SIGSTOP: the process stays, its port keeps accepting TCP connections (the kernel does that),
+   * but nothing is answered. stop() and close() thaw it first.
+   */
+  freeze(): void;
+  /** SIGCONT after freeze(). */
+  thaw(): void;
 }
 
 /** Resolves once something accepts TCP connections on the port and answers PING. */
@@ -69,7 +76,7 @@ export async function startRedisServer(): Promise<RedisServer> {
   let log = '';
 
   async function start(): Promise<void> {
-    if (child && child.exitCode === null) return;
+    if (child && child.exitCode === null && child.signalCode === null) return;
     child = spawn(
       'redis-server',
       ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning'],
@@ -85,15 +92,25 @@ export async function startRedisServer(): Promise<RedisServer> {
     }
   }
 
+  function signal(name: NodeJS.Signals): void {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill(name);
+  }
+
   async function stop(): Promise<void> {
     const running = child;
-    if (!running || running.exitCode !== null) return;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
+    // A frozen process would leave SIGTERM pending until the SIGKILL below.
+    running.kill('SIGCONT');
     running.kill('SIGTERM');
     const timer = setTimeout(() => running.kill('SIGKILL'), 5000);
     await exited;
     clearTimeout(timer);
   }
+
+  // Never leave a frozen or running redis-server behind if the test process ends without close().
+  const reap = () => signal('SIGKILL');
+  process.once('exit', reap);
 
   await start();
   return {
@@ -101,7 +118,10 @@ export async function startRedisServer(): Promise<RedisServer> {
     url: `redis://127.0.0.1:${port}`,
     start,
     stop,
+    freeze: () => signal('SIGSTOP'),
+    thaw: () => signal('SIGCONT'),
     async close() {
+      process.removeListener('exit', reap);
       await stop();
       await rm(dir, { recursive: true, force: true });
     },

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createApp, type AppDeps } from '../../../src/app.js';
 import { loadConfig, type Config } from '../../../src/config.js';
 import { buildDeps } from '../../../src/deps.js';
+import type { HydraRelease } from '../../../scripts/hydra-process.js';
 import { startHydra, type HydraInstance } from './hydra.js';
 import { OAuthDriver } from './oauth.js';
 
@@ -42,7 +43,14 @@ async function listen(server: Server): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-export async function startStack(options: { appEnv?: Record<string, string>; hydraEnv?: Record<string, string> } = {}): Promise<Stack> {
+export interface StackOptions {
+  /** Which Hydra (default v2.3.0); the app gets its HYDRA_API_VERSION. */
+  hydra?: HydraRelease & { bin?: string };
+  appEnv?: Record<string, string>;
+  hydraEnv?: Record<string, string>;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
   // Until the app is attached, a request would get a 503 instead of hanging.
   let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   const server = createServer((req, res) => {
@@ -54,14 +62,14 @@ export async function startStack(options: { appEnv?: Record<string, string>; hyd
 
   let hydra: HydraInstance | undefined;
   try {
-    hydra = await startHydra({ appBaseUrl: baseUrl, env: options.hydraEnv });
+    hydra = await startHydra({ appBaseUrl: baseUrl, env: options.hydraEnv, release: options.hydra, bin: options.hydra?.bin });
     const { config } = loadConfig({
       NODE_ENV: 'test',
       HOST: '127.0.0.1',
       PORT: String(port),
       BASE_URL: baseUrl,
       HYDRA_ADMIN_URL: hydra.adminUrl,
-      HYDRA_API_VERSION: 'v2',
+      HYDRA_API_VERSION: hydra.release.apiVersion,
       // Hydra's public URL as the browser sees it (the issuer), as a deployment would set it.
       HYDRA_PUBLIC_URL: hydra.publicUrl,
       // Short, so "Hydra is down" is answered quickly even if a connect hangs instead of failing.

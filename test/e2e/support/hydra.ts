@@ -1,21 +1,28 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { describe } from 'vitest';
 import { freePort } from '../../../scripts/free-port.js';
-import { CACHED_HYDRA_BINARY, HYDRA_SERVE_ARGS, HYDRA_VERSION, hydraEnvironment, spawnWatchdog, waitUntilReady } from '../../../scripts/hydra-process.js';
+import { HYDRA_RELEASES, hydraEnvironment, hydraRelease, spawnWatchdog, waitUntilReady, type HydraRelease } from '../../../scripts/hydra-process.js';
 
 /**
- * A real Ory Hydra for the end-to-end suites: one process per suite, DSN=memory, loopback
- * ports nothing else uses. See docs/hydra-contract.md §5 for the flags and config keys.
+ * Real Ory Hydras for the end-to-end suites: one process per suite, DSN=memory, loopback ports
+ * nothing else uses, one run of each suite per release in HYDRA_RELEASES (v2.3.0 and v1.11.10),
+ * each started with its own flags. See docs/hydra-contract.md §5 for the flags and config keys.
  */
 
 /** Fixed, so v2.2+ challenges (AEAD-encrypted with it) survive a restart of the same instance. */
 export const HYDRA_SECRETS_SYSTEM = 'e2e-only-system-secret-0123456789abcdef';
 
-/** HYDRA_BIN, else the binary `npm run hydra:build` caches, else undefined. */
-export function findHydraBinary(): string | undefined {
-  const fromEnv = process.env.HYDRA_BIN;
+/** A release the suites run against, with its binary (undefined: missing, the suite is skipped). */
+export interface HydraTarget extends HydraRelease {
+  bin: string | undefined;
+}
+
+/** The release's env variable (HYDRA_BIN, HYDRA_V1_BIN), else the binary `npm run hydra:build` caches, else undefined. */
+export function findHydraBinary(release: HydraRelease = hydraRelease()): string | undefined {
+  const fromEnv = process.env[release.binEnv];
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  return existsSync(CACHED_HYDRA_BINARY) ? CACHED_HYDRA_BINARY : undefined;
+  return existsSync(release.cachedBinary) ? release.cachedBinary : undefined;
 }
 
 export function isCI(): boolean {
@@ -23,20 +30,48 @@ export function isCI(): boolean {
   return ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false';
 }
 
-/**
- * For `describe.skipIf(!bin)`: the binary, or undefined after ONE warning line. In CI a missing
- * binary throws instead, so the real-Hydra suites can never be skipped silently there.
- */
-export function hydraBinaryOrSkip(suite: string): string | undefined {
-  const bin = findHydraBinary();
-  if (bin !== undefined) return bin;
-  const why = `no Hydra ${HYDRA_VERSION} binary (set HYDRA_BIN or run \`npm run hydra:build\`)`;
+function missing(suite: string, release: HydraRelease): undefined {
+  const why = `no Hydra ${release.version} binary (set ${release.binEnv} or run \`npm run hydra:build -- ${release.version}\`)`;
   if (isCI()) throw new Error(`${suite}: ${why}; CI must run the real-Hydra suites`);
-  console.warn(`[e2e] skipping ${suite}: ${why}`);
+  console.warn(`[e2e] skipping ${suite} on Hydra ${release.version}: ${why}`);
   return undefined;
 }
 
+/**
+ * For `describe.skipIf(!bin)`: the v2.3.0 binary, or undefined after ONE warning line. In CI a
+ * missing binary throws instead, so the real-Hydra suites can never be skipped silently there.
+ */
+export function hydraBinaryOrSkip(suite: string, release: HydraRelease = hydraRelease()): string | undefined {
+  return findHydraBinary(release) ?? missing(suite, release);
+}
+
+/**
+ * Every release the suites run against, each with its binary or undefined (after one warning line
+ * each; a throw in CI). HYDRA_E2E_VERSIONS=v1.11.10 (comma-separated) narrows the list, for a
+ * quicker local run.
+ */
+export function hydraTargets(suite: string): HydraTarget[] {
+  const wanted = (process.env.HYDRA_E2E_VERSIONS ?? '')
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+  const releases = wanted.length > 0 ? wanted.map((v) => hydraRelease(v)) : HYDRA_RELEASES;
+  return releases.map((release) => ({ ...release, bin: hydraBinaryOrSkip(suite, release) }));
+}
+
+/**
+ * One `describe` per target, named "<name> [Hydra <version>]", skipped when its binary is missing:
+ * the same scenarios on every release.
+ */
+export function describeEachHydra(targets: readonly HydraTarget[], name: string, fn: (target: HydraTarget) => void): void {
+  for (const target of targets) {
+    describe.skipIf(target.bin === undefined)(`${name} [Hydra ${target.version}]`, () => fn(target));
+  }
+}
+
 export interface HydraOptions {
+  /** Which Hydra: its flags, its admin layout. Default v2.3.0. */
+  release?: HydraRelease;
   /** Origin (+ base path) of the app under test; Hydra sends browsers to its /login, /consent, /logout, /error. */
   appBaseUrl: string;
   /** Extra or overriding environment for Hydra (e.g. TTL_LOGIN_CONSENT_REQUEST). */
@@ -49,10 +84,13 @@ export interface HydraOptions {
 }
 
 export interface HydraInstance {
+  readonly release: HydraRelease;
   /** Issuer and public API, with a trailing slash: http://127.0.0.1:PORT/ */
   readonly publicUrl: string;
-  /** Admin API origin, no trailing slash: http://127.0.0.1:PORT (v2 paths live under /admin). */
+  /** Admin API origin, no trailing slash: http://127.0.0.1:PORT (what the app's HYDRA_ADMIN_URL is). */
   readonly adminUrl: string;
+  /** Where the admin paths start: adminUrl + /admin on v2, adminUrl on v1 (contract §1). */
+  readonly adminApiUrl: string;
   readonly publicPort: number;
   readonly adminPort: number;
   readonly running: boolean;
@@ -81,8 +119,9 @@ function installExitHook(): void {
 }
 
 export async function startHydra(options: HydraOptions): Promise<HydraInstance> {
-  const bin = options.bin ?? findHydraBinary();
-  if (bin === undefined) throw new Error(`no Hydra ${HYDRA_VERSION} binary (set HYDRA_BIN or run npm run hydra:build)`);
+  const release = options.release ?? hydraRelease();
+  const bin = options.bin ?? findHydraBinary(release);
+  if (bin === undefined) throw new Error(`no Hydra ${release.version} binary (set ${release.binEnv} or run npm run hydra:build -- ${release.version})`);
   const publicPort = options.publicPort ?? (await freePort());
   const adminPort = options.adminPort ?? (await freePort());
   const publicUrl = `http://127.0.0.1:${publicPort}/`;
@@ -114,8 +153,8 @@ export async function startHydra(options: HydraOptions): Promise<HydraInstance> 
     if (stopped) throw new Error('Hydra was stopped for good');
     if (child !== undefined) throw new Error('Hydra is already running');
     installExitHook();
-    out += `--- hydra serve all (public ${publicPort}, admin ${adminPort}) ---\n`;
-    const proc = spawn(bin!, HYDRA_SERVE_ARGS, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    out += `--- hydra ${release.version} ${release.serveArgs.join(' ')} (public ${publicPort}, admin ${adminPort}) ---\n`;
+    const proc = spawn(bin!, [...release.serveArgs], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
     live.add(proc);
     proc.stdout!.on('data', append);
@@ -160,8 +199,10 @@ export async function startHydra(options: HydraOptions): Promise<HydraInstance> 
   await startProcess();
 
   return {
+    release,
     publicUrl,
     adminUrl,
+    adminApiUrl: `${adminUrl}${release.adminPrefix}`,
     publicPort,
     adminPort,
     get running() {

@@ -231,9 +231,15 @@ async function expectJson(res: Response, what: string, status: number): Promise<
   return text === '' ? undefined : JSON.parse(text);
 }
 
-/** Registers a client straight through Hydra's admin API (v2 layout). */
-export async function createHydraClient(adminUrl: string, overrides: Record<string, unknown> = {}): Promise<TestClient> {
-  const res = await fetch(`${adminUrl}/admin/clients`, {
+/** Hydra's own admin API, straight (no app in between): a HydraInstance is one. */
+export interface HydraAdminApi {
+  /** adminUrl plus the layout's prefix: /admin on v2, nothing on v1. */
+  adminApiUrl: string;
+}
+
+/** Registers a client straight through Hydra's admin API, in the layout of that Hydra. */
+export async function createHydraClient(hydra: HydraAdminApi, overrides: Record<string, unknown> = {}): Promise<TestClient> {
+  const res = await fetch(`${hydra.adminApiUrl}/clients`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(clientBody(overrides)),
@@ -250,8 +256,8 @@ export interface Introspection {
 }
 
 /** Hydra's own introspection endpoint, as ground truth. */
-export async function introspectAtHydra(adminUrl: string, token: string): Promise<Introspection> {
-  const res = await fetch(`${adminUrl}/admin/oauth2/introspect`, {
+export async function introspectAtHydra(hydra: HydraAdminApi, token: string): Promise<Introspection> {
+  const res = await fetch(`${hydra.adminApiUrl}/oauth2/introspect`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ token }),
@@ -470,14 +476,15 @@ export class OAuthDriver {
   }
 
   /**
-   * Presses #accept or #reject: sends the form's fields as a browser would (hidden inputs,
-   * text values, checked boxes, the pressed button's name=value), with `set` overriding by
-   * element id (`{ email: 'x' }` sets the control whose id is "email"; a checkbox takes a
-   * boolean; `grant_scope`-style groups take the list of checked values via `checked`).
+   * Presses #accept or #reject (or any button by id, such as the console's #sign-in): sends the
+   * form's fields as a browser would (hidden inputs, text values, checked boxes, the pressed
+   * button's name=value), with `set` overriding by element id (`{ email: 'x' }` sets the control
+   * whose id is "email"; a checkbox takes a boolean; `grant_scope`-style groups take the list of
+   * checked values via `checked`).
    */
   async submit(
     landing: Landing,
-    action: Action,
+    action: Action | (string & {}),
     options: { set?: Record<string, string | boolean>; checked?: Record<string, readonly string[]> } = {},
   ): Promise<Landing> {
     const { form, button } = this.formWith(landing, action);
@@ -533,14 +540,22 @@ export class OAuthDriver {
     });
   }
 
-  /** Submits our consent page. `grant` defaults to every scope offered (the boxes as rendered). */
-  async consent(landing: Landing, options: { grant?: readonly string[]; remember?: boolean; action?: Action } = {}): Promise<Landing> {
+  /**
+   * Submits our consent page. `grant` defaults to every scope offered, as a person who ticks every
+   * box (the boxes start unticked unless CONSENT_PRESELECT_SCOPES=true); `'as-rendered'` sends the
+   * boxes as the page renders them, as a person who clicks only "Allow access".
+   */
+  async consent(
+    landing: Landing,
+    options: { grant?: readonly string[] | 'as-rendered'; remember?: boolean; action?: Action } = {},
+  ): Promise<Landing> {
     expectKind(landing, 'consent');
     const action = options.action ?? 'accept';
     if (action === 'reject') return this.submit(landing, 'reject');
+    const grant = options.grant ?? [...this.offeredScopes(landing).keys()];
     return this.submit(landing, 'accept', {
       set: { remember: options.remember ?? false },
-      checked: options.grant === undefined ? undefined : { grant_scope: options.grant },
+      checked: grant === 'as-rendered' ? undefined : { grant_scope: grant },
     });
   }
 
