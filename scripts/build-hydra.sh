@@ -32,14 +32,14 @@ build() {
     v1.11.10)
       module=tools/hydra-v1
       package=github.com/ory/hydra
-      # v1 reads its version from this variable (`hydra version`, GET /version); unset it says "master".
-      ldflags="-X github.com/ory/hydra/driver/config.Version=$version"
       ;;
     *)
       echo "build-hydra: unknown version $version (known: ${all[*]})" >&2
       return 1
       ;;
   esac
+  # Hydra reports this variable (`hydra version`, GET /version); unset, it says "master".
+  ldflags="-X $package/driver/config.Version=$version"
   local out="$root/.cache/hydra/hydra-$version"
   if [ -x "$out" ]; then
     echo "$out"

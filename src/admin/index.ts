@@ -3,7 +3,7 @@ import type { AppDeps } from '../app.js';
 import { sessionCsrfProtection } from '../http/csrf.js';
 import { wantsJson } from '../http/errors.js';
 import { bruteForceLimits } from '../http/rate-limit.js';
-import { SESSION_COOKIE, sessionMiddleware } from '../http/session.js';
+import { sessionCookie as sessionCookieOf, sessionMiddleware } from '../http/session.js';
 import { adminBodies, requireJsonBodies } from './bodies.js';
 import { adminAuthFailed, adminFingerprint, adminSession, requireAdminSession, requireBearer, sessionAuthRoutes, signedIn, tokenVerifier } from './auth.js';
 import { clientRoutes } from './clients.js';
@@ -25,7 +25,7 @@ export function adminRouter(deps: AppDeps): Router {
   if (!config.adminToken) throw new Error('adminRouter needs ADMIN_TOKEN');
   const verify = tokenVerifier(config.adminToken);
   const fingerprint = adminFingerprint(config.adminToken, config.sessionSecret);
-  const sessionCookie = { name: SESSION_COOKIE, path: config.basePath || '/' };
+  const sessionCookie = sessionCookieOf(config);
   // Failed sign-ins per client IP (wrong token in the form or as a bearer), shared through Redis
   // when REDIS_URL is set, like the flows' login limits. The form and the API share one budget.
   const limit = bruteForceLimits(config, { name: 'admin-login', redis: deps.redis, failed: adminAuthFailed });

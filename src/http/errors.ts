@@ -145,7 +145,13 @@ export function errorHandler(): ErrorRequestHandler {
     }
     const flow = Boolean(res.locals.flow);
     const view = describeError(err, flow);
-    const cause = { type: err instanceof Error ? err.name : typeof err, message: clip(err instanceof Error ? err.message : String(err)) };
+    const detail = (err as { detail?: unknown } | undefined)?.detail;
+    const cause = {
+      type: err instanceof Error ? err.name : typeof err,
+      message: clip(err instanceof Error ? err.message : String(err)),
+      // What only the log should say (e.g. which field of Hydra's answer was wrong).
+      ...(typeof detail === 'string' ? { detail: clip(detail) } : {}),
+    };
     // A bug: its stack goes to the log (never to the client).
     if (view.status === 500) req.log?.error({ err: cause, stack: err instanceof Error ? err.stack : undefined }, 'unexpected error');
     // Everything else is one access-log line that carries the cause (requestLogger reads res.err).

@@ -6,6 +6,15 @@ import type { RedisConnection } from '../redis.js';
 import { HttpError } from './errors.js';
 
 export const SESSION_COOKIE = 'hlc_session';
+
+/**
+ * The session cookie's name and path. With an https BASE_URL it is `__Host-hlc_session` on `/`:
+ * browsers take such a cookie only Secure and from this very host, so a sibling subdomain cannot
+ * plant a session of its own choosing (cookie tossing, session fixation).
+ */
+export function sessionCookie(config: Config): { name: string; path: string } {
+  return config.secureCookies ? { name: `__Host-${SESSION_COOKIE}`, path: '/' } : { name: SESSION_COOKIE, path: config.basePath || '/' };
+}
 /** Admin console and demo sessions last a working day at most, sliding while in use. */
 const SESSION_MAX_AGE_MS = 8 * 3600 * 1000;
 
@@ -65,7 +74,7 @@ export function sessionStoreUnavailable(cause: unknown): HttpError {
  * express-session for what is naturally a session: the admin console and the demo. The flows
  * never use it (their CSRF secret lives in a cookie), so an anonymous login page stores nothing.
  *
- * Cookie: our own name, HttpOnly, SameSite=Lax, 8 hours sliding. Secure when BASE_URL is https;
+ * Cookie: sessionCookie(), HttpOnly, SameSite=Lax, 8 hours sliding. Secure when BASE_URL is https;
  * with TRUST_PROXY and an http BASE_URL, 'auto': Secure when the request came over https as the
  * trusted proxy reports it (req.secure, which honours the app's `trust proxy` list rather than
  * believing X-Forwarded-Proto from anyone, hence no `proxy: true` here).
@@ -74,8 +83,9 @@ export function sessionStoreUnavailable(cause: unknown): HttpError {
  * own errors already are.
  */
 export function sessionMiddleware(config: Config, store: Store): RequestHandler {
+  const cookie = sessionCookie(config);
   const handler = session({
-    name: SESSION_COOKIE,
+    name: cookie.name,
     secret: config.sessionSecret,
     store,
     resave: false,
@@ -85,7 +95,7 @@ export function sessionMiddleware(config: Config, store: Store): RequestHandler 
       httpOnly: true,
       sameSite: 'lax',
       secure: config.secureCookies ? true : config.trustProxy !== false ? 'auto' : false,
-      path: config.basePath || '/',
+      path: cookie.path,
       maxAge: SESSION_MAX_AGE_MS,
     },
   });

@@ -9,17 +9,19 @@ import { HttpError } from '../http/errors.js';
  * a TypeError deep in a route and a 500.
  */
 
-/** Hydra sent something the app cannot use: a 502 that says so (and names the operation for the log). */
+/** Hydra sent something the app cannot use: a 502 that says so; the operation and problem go to the log only. */
 export class HydraResponseError extends HttpError {
+  readonly detail: string;
   constructor(
     readonly operation: string,
     readonly problem: string,
   ) {
-    super(502, `Hydra answered something unexpected (${operation}: ${problem}). Please try again in a moment.`, {
+    super(502, 'Hydra answered something unexpected. Please try again in a moment.', {
       expose: true,
       title: 'The sign-in service answered something unexpected',
       code: 'bad_gateway',
     });
+    this.detail = `${operation}: ${problem}`;
   }
 }
 

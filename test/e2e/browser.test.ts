@@ -1,5 +1,5 @@
 import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startStack, type Stack } from './support/app.js';
 import { chromiumOrSkip, launchChromium, screenshot, watchedContext, type WatchedContext } from './support/browser.js';
 import { describeEachHydra, hydraTargets } from './support/hydra.js';
@@ -86,6 +86,11 @@ describeEachHydra(chromiumPath === undefined ? [] : targets, 'our pages in chrom
     await Promise.all([page.waitForURL((url) => url.pathname === '/consent'), page.click('#accept')]);
 
     await expect.poll(() => page.textContent('body')).toContain('An application requests access to your data!');
+    // The boxes start unticked; a click on #<scope> grants it (as in Hydra's own browser suite).
+    expect(await page.isChecked('#openid')).toBe(false);
+    expect(await page.isChecked('#email')).toBe(false);
+    await page.click('#openid');
+    await page.click('#email');
     expect(await page.isChecked('#openid')).toBe(true);
     expect(await page.isChecked('#email')).toBe(true);
     await shot(page, 'consent');
@@ -114,6 +119,98 @@ describeEachHydra(chromiumPath === undefined ? [] : targets, 'our pages in chrom
     await page.goto(authorizationRequest(stack.hydra.publicUrl, { client, scope: 'openid' }).url.href);
     await page.waitForURL((url) => url.pathname === '/login');
     expectNoProblems(watched);
+  });
+
+  /** Logs in (fresh profile) for `scope` and stops on the consent page. */
+  async function toConsent(scope: string): Promise<{ watched: WatchedContext; auth: ReturnType<typeof authorizationRequest> }> {
+    const watched = await open();
+    const { page } = watched;
+    const auth = authorizationRequest(stack.hydra.publicUrl, { client, scope });
+    await page.goto(auth.url.href);
+    await page.waitForURL((url) => url.pathname === '/login');
+    await page.fill('#email', DEMO_USER.email);
+    await page.fill('#password', DEMO_USER.password);
+    await Promise.all([page.waitForURL((url) => url.pathname === '/consent'), page.click('#accept')]);
+    await expect.poll(() => page.textContent('body')).toContain('An application requests access to your data!');
+    return { watched, auth };
+  }
+
+  /** Presses "Allow access" and exchanges the code the client gets. */
+  async function allowAndExchange(watched: WatchedContext, auth: ReturnType<typeof authorizationRequest>) {
+    const { page } = watched;
+    await Promise.all([page.waitForURL((url) => url.href.startsWith(callback.callbackUrl)), page.click('#accept')]);
+    const landed = new URL(page.url());
+    expect(landed.searchParams.get('error'), landed.href).toBeNull();
+    const http = new OAuthDriver({ hydraPublicUrl: stack.hydra.publicUrl, appBaseUrl: stack.app.baseUrl });
+    return http.exchangeCode(client, landed.searchParams.get('code')!, auth.codeVerifier);
+  }
+
+  const boxes = (page: WatchedContext['page'], scopes: string[]) => Promise.all(scopes.map((scope) => page.isChecked(`#${scope}`)));
+
+  it('consent, boxes unticked (the default): ticking a subset grants exactly that subset', async () => {
+    const { watched, auth } = await toConsent('openid offline_access email profile');
+    const { page } = watched;
+    expect(await boxes(page, ['openid', 'offline_access', 'email', 'profile'])).toEqual([false, false, false, false]);
+    await page.click('#openid');
+    await page.click('#profile');
+    const tokens = await allowAndExchange(watched, auth);
+    expect(tokens.scope.split(' ').sort()).toEqual(['openid', 'profile']);
+    expect(tokens.claims?.sub).toBe(DEMO_USER.email);
+    expect(tokens.claims).not.toHaveProperty('email');
+    expect(tokens.refresh_token).toBeUndefined();
+    expectNoProblems(watched);
+  });
+
+  it('consent, boxes unticked (the default): "Allow access" without a click grants nothing: no ID token, no refresh token', async () => {
+    const { watched, auth } = await toConsent('openid offline_access email');
+    const tokens = await allowAndExchange(watched, auth);
+    expect(tokens.access_token).toBeTruthy();
+    expect(tokens.id_token).toBeUndefined();
+    expect(tokens.refresh_token).toBeUndefined();
+    expect(tokens.scope ?? '').toBe('');
+    expectNoProblems(watched);
+  });
+
+  describe('with CONSENT_PRESELECT_SCOPES=true', () => {
+    beforeAll(async () => {
+      await stack.useAppEnv({ CONSENT_PRESELECT_SCOPES: 'true' });
+    });
+    afterAll(async () => {
+      await stack.useAppEnv({});
+    });
+
+    it('the boxes start ticked, and "Allow access" grants every scope: ID token and refresh token', async () => {
+      const { watched, auth } = await toConsent('openid offline_access email');
+      expect(await boxes(watched.page, ['openid', 'offline_access', 'email'])).toEqual([true, true, true]);
+      await shot(watched.page, 'consent-preselected');
+      const tokens = await allowAndExchange(watched, auth);
+      expect(tokens.scope.split(' ').sort()).toEqual(['email', 'offline_access', 'openid']);
+      expect(tokens.claims).toMatchObject({ sub: DEMO_USER.email, email: DEMO_USER.email });
+      expect(tokens.refresh_token).toBeTruthy();
+      expectNoProblems(watched);
+    });
+
+    it('a click unticks: unticking two of four grants the other two', async () => {
+      const { watched, auth } = await toConsent('openid offline_access email profile');
+      await watched.page.click('#offline_access');
+      await watched.page.click('#email');
+      expect(await boxes(watched.page, ['openid', 'offline_access', 'email', 'profile'])).toEqual([true, false, false, true]);
+      const tokens = await allowAndExchange(watched, auth);
+      expect(tokens.scope.split(' ').sort()).toEqual(['openid', 'profile']);
+      expect(tokens.claims).not.toHaveProperty('email');
+      expect(tokens.refresh_token).toBeUndefined();
+      expectNoProblems(watched);
+    });
+
+    it('unticking every box grants nothing: no ID token, no refresh token', async () => {
+      const { watched, auth } = await toConsent('openid offline_access');
+      await watched.page.click('#openid');
+      await watched.page.click('#offline_access');
+      const tokens = await allowAndExchange(watched, auth);
+      expect(tokens.id_token).toBeUndefined();
+      expect(tokens.refresh_token).toBeUndefined();
+      expectNoProblems(watched);
+    });
   });
 
   it('deny at login lands on the callback with error=access_denied', async () => {
@@ -153,6 +250,7 @@ describeEachHydra(chromiumPath === undefined ? [] : targets, 'our pages in chrom
     await page.fill('#password', DEMO_USER.password);
     await page.check('#remember');
     await Promise.all([page.waitForURL((url) => url.pathname === '/consent'), page.click('#accept')]);
+    await page.click('#openid');
     await Promise.all([page.waitForURL((url) => url.href.startsWith(callback.callbackUrl)), page.click('#accept')]);
     const code = new URL(page.url()).searchParams.get('code')!;
     const http = new OAuthDriver({ hydraPublicUrl: stack.hydra.publicUrl, appBaseUrl: stack.app.baseUrl });

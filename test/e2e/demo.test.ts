@@ -226,6 +226,8 @@ describeEachHydra(targets, 'npm run demo (scripts/demo.ts, real Hydra)', (target
       await page.check('#remember');
       await page.click('#accept');
       await page.waitForSelector('text=An application requests access to your data!');
+      // The boxes start unticked: tick every scope the demo asked for.
+      for (const box of await page.locator('input[name="grant_scope"]').all()) await box.click();
       await page.click('#accept');
       await page.waitForURL(`${app}/demo/callback?**`);
       expect(await page.textContent('main')).toContain('"sub": "foo@bar.com"');

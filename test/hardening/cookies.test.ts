@@ -38,16 +38,17 @@ describe('session cookie', () => {
     expect(expires - Date.now()).toBeLessThanOrEqual(8 * 3600_000 + 1000);
   });
 
-  it('is Secure, on the sub-path, when BASE_URL is https', async () => {
+  it('is __Host-hlc_session, Secure, on /, when BASE_URL is https (even under a sub-path)', async () => {
     const res = await request(sessionApp({ BASE_URL: 'https://login.example.com/auth' })).get('/auth/x').set('X-Forwarded-Proto', 'https');
     // express-session only sets a Secure cookie on a secure request; here the app does not
     // trust the proxy, so it must refuse rather than send a Secure cookie over http…
     expect(res.headers['set-cookie']).toBeUndefined();
     // …and behind a trusted TLS-terminating proxy it sends it.
     const proxied = await request(sessionApp({ BASE_URL: 'https://login.example.com/auth', TRUST_PROXY: '1' })).get('/auth/x').set('X-Forwarded-Proto', 'https');
-    const cookie = cookieNamed(proxied, 'hlc_session');
+    const cookie = cookieNamed(proxied, '__Host-hlc_session');
     expect(cookie).toMatch(/; Secure/);
-    expect(cookie).toMatch(/; Path=\/auth/);
+    expect(cookie).toMatch(/; Path=\/;/);
+    expect(cookie).not.toMatch(/Domain=/i);
   });
 
   it("with TRUST_PROXY and an http BASE_URL, follows the proxy: Secure exactly when it says https", async () => {

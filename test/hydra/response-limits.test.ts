@@ -68,7 +68,8 @@ describe("Hydra's answers: capped at 1 MiB and checked for the shape the flows r
     const page = await request(t.app).get('/login?login_challenge=c');
     expect(page.status).toBe(502);
     expect(page.text).toContain('Hydra answered something unexpected');
-    expect(page.text).toContain('larger than 1 MiB');
+    // What exactly was wrong is for the operator's log, not the person's page.
+    expect(page.text).not.toContain('larger than 1 MiB');
     const api = await request(t.app).get('/login?login_challenge=c').set('Accept', 'application/json');
     expect(api.status).toBe(502);
     expect(api.body).toEqual({ error: 'bad_gateway', error_description: expect.stringContaining('Hydra answered something unexpected') });
@@ -103,7 +104,7 @@ describe("Hydra's answers: capped at 1 MiB and checked for the shape the flows r
     try {
       const res = await request(t.app).get('/login?login_challenge=c');
       expect(res.status).toBe(502);
-      expect(res.text).toContain('larger than 1 MiB');
+      expect(res.text).toContain('Hydra answered something unexpected');
     } finally {
       clearInterval(sampler);
     }
@@ -180,7 +181,7 @@ describe("Hydra's answers: capped at 1 MiB and checked for the shape the flows r
       const hydra = createHydraAdmin({ baseUrl: adminUrl, apiVersion: 'v2', timeoutMs: 5000 });
       handler = json(200, '{}');
       await expect(hydra.acceptLoginRequest('c', { subject: 's' })).rejects.toBeInstanceOf(HydraResponseError);
-      await expect(hydra.getJsonWebKeySet('s')).rejects.toThrow(/keys/);
+      await expect(hydra.getJsonWebKeySet('s')).rejects.toMatchObject({ detail: expect.stringMatching(/keys/) });
       handler = json(200, '{"keys":null}');
       await expect(hydra.getJsonWebKeySet('s')).rejects.toBeInstanceOf(HydraResponseError);
       handler = json(200, 'null');

@@ -21,6 +21,23 @@ import type { DatabaseTarget } from '../../src/users/sql/url.js';
 import { skipWithoutPostgres, startPostgresServer, type PostgresServer } from '../support/postgres-server.js';
 import { agentWithForm, buildTestApp, type TestApp } from '../support/test-app.js';
 
+import pgmod from 'pg';
+const origConnect = pgmod.Client.prototype.connect;
+pgmod.Client.prototype.connect = function (this: any, ...args: any[]) { this.__created = new Error('created here').stack; return origConnect.apply(this, args as never); } as never;
+const origEmit = pgmod.Client.prototype.emit;
+pgmod.Client.prototype.emit = function (this: any, event: string, ...args: any[]) {
+  if (event === 'error' && this.listenerCount('error') === 0) console.log('NO LISTENER', Date.now() % 100000, this.__id, args[0]?.message, 'connErr', this._connectionError, 'ending', this._ending, 'connecting', this._connecting, 'queryable', this._queryable, this.__created);
+  return origEmit.call(this, event, ...args);
+} as never;
+const out = new Map<any, string>();
+const origPoolEmit = (pgmod.Pool as any).prototype.emit;
+(pgmod.Pool as any).prototype.emit = function (this: any, event: string, ...args: any[]) {
+  if (['connect','acquire','release','remove'].includes(event)) { const c = event === 'release' ? args[1] : args[0]; c.__id ??= Math.random().toString(36).slice(2,6); console.log('POOL', Date.now() % 100000, event, c.__id, 'total', this.totalCount, 'idle', this.idleCount, 'waiting', this.waitingCount); }
+  if (event === 'acquire') out.set(args[0], new Error('acq').stack!);
+  if (event === 'release') out.delete(args[1]);
+  return origPoolEmit.call(this, event, ...args);
+};
+(globalThis as any).__dumpOut = () => { for (const v of out.values()) console.log('CHECKED OUT', v); };
 const admin: AuditContext = { actor: 'admin', ip: '203.0.113.7' };
 const GOOD_PASSWORD = 'correct horse battery staple';
 
@@ -417,7 +434,10 @@ describe.each(backends.map((open) => ({ name: open === sqliteBackend ? 'sqlite' 
   describe('when the database cannot answer', () => {
     it('a call fails within the deadline with StoreUnavailableError, and works again once it is back', async () => {
       const account = await store.create({ email: email('outage'), password: GOOD_PASSWORD }, admin);
+      (globalThis as any).__dumpOut();
+      console.log('CUT', Date.now() % 100000);
       await backend.cut();
+      console.log('CUT DONE', Date.now() % 100000);
       try {
         const started = Date.now();
         const error = await store.setDisabled(account.id, true, admin).catch((e: unknown) => e);

@@ -32,6 +32,11 @@ export interface Stack {
   driver(): OAuthDriver;
   /** Calls our /admin JSON API with the bearer token; parses JSON bodies. */
   admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any; headers: Headers }>;
+  /**
+   * Rebuilds the app with `appEnv` on top of the stack's own environment and swaps it in on the
+   * same port (Hydra's login/consent URLs stay right; `{}` restores the original). New sessions.
+   */
+  useAppEnv(appEnv: Record<string, string>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -63,7 +68,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   let hydra: HydraInstance | undefined;
   try {
     hydra = await startHydra({ appBaseUrl: baseUrl, env: options.hydraEnv, release: options.hydra, bin: options.hydra?.bin });
-    const { config } = loadConfig({
+    const baseEnv = {
       NODE_ENV: 'test',
       HOST: '127.0.0.1',
       PORT: String(port),
@@ -78,7 +83,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ADMIN_TOKEN,
       LOG_LEVEL: process.env.E2E_APP_LOG_LEVEL ?? 'error',
       ...options.appEnv,
-    });
+    };
+    const { config } = loadConfig(baseEnv);
     const deps = await buildDeps(config);
     handler = createApp(deps);
     const app: AppUnderTest = { baseUrl, server, config, deps };
@@ -86,6 +92,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     return {
       app,
       hydra: h,
+      useAppEnv: async (appEnv) => {
+        const { config: next } = loadConfig({ ...baseEnv, ...appEnv });
+        const nextDeps = await buildDeps(next);
+        const previous = app.deps;
+        handler = createApp(nextDeps);
+        app.config = next;
+        app.deps = nextDeps;
+        await previous.redis?.close();
+      },
       driver: () => new OAuthDriver({ hydraPublicUrl: h.publicUrl, appBaseUrl: baseUrl }),
       admin: async (method, path, body) => {
         const headers: Record<string, string> = { authorization: `Bearer ${ADMIN_TOKEN}`, accept: 'application/json' };
@@ -104,7 +119,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       },
       stop: async () => {
         await closeServer(server);
-        await deps.redis?.close();
+        await app.deps.redis?.close();
         await h.stop();
       },
     };
