@@ -6,14 +6,17 @@
 #
 #   docker build -t hydra-login-consent .
 #   docker run --rm -p 3000:3000 -e HYDRA_ADMIN_URL=http://hydra:4445 -e BASE_URL=https://login.example.com \
-#     -e SESSION_SECRET=… -e USERS_FILE=/data/users.json -v "$PWD/users.json:/data/users.json:ro" hydra-login-consent
+#     -e SESSION_SECRET=… -v accounts:/app/data hydra-login-consent
+# (the SQLite user database is /app/data/accounts.db; several instances: -e DATABASE_URL=postgres://…)
 #
 # Manage users with the compiled CLI (tsx is a dev dependency, so not `npm run users`):
-#   docker run --rm -it -v "$PWD:/data" hydra-login-consent node dist/cli/users.js add you@example.com --file /data/users.json
+#   docker run --rm -it -v accounts:/app/data hydra-login-consent node dist/cli/users.js add you@example.com
 
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
+# better-sqlite3 is compiled from source by node-gyp during npm ci (no prebuilt binary is fetched).
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -29,7 +32,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY views ./views
 COPY public ./public
-# Files stay root-owned and read-only to the process.
+# Files stay root-owned and read-only to the process; only the SQLite database's directory is its own.
+RUN mkdir -m 0700 /app/data && chown node:node /app/data
 USER node
 EXPOSE 3000
 # The slim image has no curl; node's fetch does the probe. PORT and BASE_URL's path are honoured,

@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, readFileSync, closeSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, closeSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { hashPassword } from '../src/users/file-store.js';
 import { freePort } from '../scripts/free-port.js';
@@ -133,6 +133,9 @@ function launch(name: TargetName, args: string[], cwd: string, env: Record<strin
 export async function startOurs(options: StartOptions): Promise<RunningTarget> {
   const port = await freePort();
   const usersFile = await ensureUsersFile();
+  // A fresh SQLite database per run, filled from the users file at start-up (never ./data/).
+  const database = path.join(CACHE, `bench-accounts-${port}.db`);
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${database}${suffix}`, { force: true });
   const target = launch(
     options.name ?? 'ours',
     ['dist/server.js'],
@@ -146,6 +149,7 @@ export async function startOurs(options: StartOptions): Promise<RunningTarget> {
       HYDRA_API_VERSION: 'v2',
       SESSION_SECRET: randomBytes(32).toString('base64url'),
       USERS_FILE: usersFile,
+      DATABASE_URL: `sqlite:${database}`,
       LOG_LEVEL: 'info',
       // The bench logs in one account from one address thousands of times a second; the limits
       // (when present) are measured for their cost, not allowed to turn the run into 429s.

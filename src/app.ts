@@ -2,6 +2,8 @@ import path from 'node:path';
 import express, { type RequestHandler } from 'express';
 import type { Store } from 'express-session';
 import type { Logger } from 'pino';
+import { accountRouter } from './account/index.js';
+import type { Mailer } from './account/mail.js';
 import { adminRouter } from './admin/index.js';
 import type { Config } from './config.js';
 import { demoRouter } from './demo/index.js';
@@ -28,6 +30,8 @@ export interface AppDeps {
   users: UserStore;
   /** Account administration (admin console, /account); production's is the same SQL store as `users`. */
   accounts?: AccountStore;
+  /** Outgoing email (SMTP_URL): "Forgot password?" exists only with it (src/account/mail.ts). */
+  mailer?: Mailer;
   logger: Logger;
   /** Sessions for the admin console and the demo: BoundedMemoryStore, or Redis with REDIS_URL. */
   sessionStore: Store;
@@ -55,6 +59,8 @@ export function createApp(deps: AppDeps) {
   // Flow pages are no-store and unique (CSRF token): an ETag is a SHA-1 of every page for nothing.
   app.set('etag', false);
   app.locals.base = config.basePath;
+  // The login page links "Forgot password?" only when a link can be mailed (SMTP_URL).
+  app.locals.forgotPasswordUrl = deps.accounts && deps.mailer ? `${config.basePath}/account/forgot` : undefined;
 
   const site = express.Router();
   const csrf = csrfProtection(config);
@@ -77,6 +83,9 @@ export function createApp(deps: AppDeps) {
   site.use(errorPageRouter());
   // The demo relying party; its router brings its own body parser, session and CSRF.
   if (config.demo) site.use('/demo', demoRouter(deps));
+  // The account area (sign-in through Hydra, profile, password, applications, sessions) and the
+  // one-time set-password links; its router brings its own body parser, session and CSRF.
+  if (deps.accounts) site.use('/account', accountRouter(deps));
 
   // Operators' console and JSON API; without ADMIN_TOKEN every /admin path is a plain 404.
   if (config.adminToken) site.use('/admin', adminRouter(deps));

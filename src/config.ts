@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { describeTarget, parseDatabaseUrl, type DatabaseTarget } from './users/sql/url.js';
@@ -22,6 +22,11 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
   .optional()
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
+/** Like `bool`, but unset (or empty) stays undefined, for switches whose default depends on other keys. */
+const optionalBool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+  .optional()
+  .transform((value) => (value === undefined || value === '' ? undefined : value === 'true' || value === '1' || value === 'yes'));
 
 const schema = z.object({
   NODE_ENV: z.string().optional().default('development'),
@@ -80,6 +85,23 @@ const schema = z.object({
   /** Seconds a client has to send a whole request (headers within min(this, 20)); then 408. */
   REQUEST_TIMEOUT: z.coerce.number().int().min(1).max(3600).default(30),
   /**
+   * Prometheus metrics (src/metrics.ts). With METRICS_TOKEN (at least 32 characters) they are at
+   * /metrics behind `Authorization: Bearer <METRICS_TOKEN>`; with METRICS_PORT on a listener of
+   * their own instead (which then also asks for the token when it is set). Neither: no metrics.
+   */
+  METRICS_TOKEN: optionalString,
+  METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  /** Interface of the METRICS_PORT listener: loopback unless opened on purpose (0.0.0.0 in a container). */
+  METRICS_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  /** Flow outcomes carry the OAuth2 client id as a label. Off: one series per outcome however many clients there are. */
+  METRICS_CLIENT_LABEL: bool,
+  /**
+   * Upper-case the user code typed on /device before Hydra checks it. Only for Hydra's `medium`
+   * preset or an upper-case character_set: the default `high` preset mixes cases, and Hydra
+   * compares codes exactly.
+   */
+  DEVICE_USER_CODE_UPPERCASE: bool,
+  /**
    * Hydra's public URL as the browser sees it (the issuer). The logout page's CSP names its origin
    * (Hydra gives the logout request_url as a bare path); the demo uses it as the issuer.
    */
@@ -94,6 +116,24 @@ const schema = z.object({
   DEMO_M2M_CLIENT_SECRET: optionalString,
   /** The demo is off in production unless this is true. */
   DEMO_ENABLED: bool,
+  /**
+   * The self-service account area at /account (src/account/). Default: on when HYDRA_PUBLIC_URL is
+   * set, since it signs people in through Hydra as an OpenID Connect client; `false` turns it off.
+   * The one-time set-password page (/account/set-password) works either way.
+   */
+  ACCOUNT_ENABLED: optionalBool,
+  /** The account area's own OAuth2 client at Hydra. Default `account`. */
+  ACCOUNT_CLIENT_ID: optionalString,
+  /** Its secret. Default: derived from SESSION_SECRET (HMAC), so every instance agrees without another secret. */
+  ACCOUNT_CLIENT_SECRET: optionalString,
+  /** Create or update that client through the admin API at start-up (default true); false: the operator registers it. */
+  ACCOUNT_CLIENT_REGISTER: optionalBool,
+  /** smtp://user:password@host:587 or smtps://…:465: enables "Forgot password?" (nodemailer). Unset: hidden. */
+  SMTP_URL: optionalString,
+  /** The From of the emails this app sends, e.g. `Sign-in <no-reply@example.com>`. Required with SMTP_URL. */
+  MAIL_FROM: optionalString,
+  /** Seconds a "Forgot password?" link works. 1 hour. */
+  PASSWORD_RESET_TTL: z.coerce.number().int().min(300).max(7 * 24 * 3600).default(3600),
 });
 
 export type TrustProxy = boolean | number | string[];
@@ -134,12 +174,33 @@ export interface Config {
   readonly passwordChecks: { readonly concurrency: number; readonly queue: number };
   readonly shutdownTimeoutMs: number;
   readonly requestTimeoutMs: number;
+  /** METRICS_*: how the metrics are served; `enabled` when a token or a port is set. */
+  readonly metrics: {
+    readonly enabled: boolean;
+    readonly token?: string;
+    readonly port?: number;
+    readonly host: string;
+    readonly clientLabel: boolean;
+  };
+  /** The device verification page (/device). */
+  readonly device: { readonly uppercaseUserCode: boolean };
   readonly demo?: {
     readonly clientId: string;
     readonly clientSecret?: string;
     readonly m2mClientId?: string;
     readonly m2mClientSecret?: string;
   };
+  /** The signed-in account area at /account (ACCOUNT_*); undefined: off. Needs HYDRA_PUBLIC_URL. */
+  readonly account?: {
+    readonly clientId: string;
+    readonly clientSecret: string;
+    /** Register or update the client at start-up (src/account/client.ts). */
+    readonly registerClient: boolean;
+  };
+  /** Outgoing email (SMTP_URL, MAIL_FROM); undefined: "Forgot password?" is hidden. */
+  readonly mail?: { readonly smtpUrl: string; readonly from: string };
+  /** Seconds a "Forgot password?" link works. */
+  readonly passwordResetTtl: number;
 }
 
 export class ConfigError extends Error {
@@ -185,9 +246,20 @@ export function loadConfig(env: Record<string, string | undefined>): { config: C
     warnings.push('SESSION_SECRET is not set: using a random one, so cookies break on restart and differ between instances');
   }
   if (e.ADMIN_TOKEN !== undefined && e.ADMIN_TOKEN.length < 32) problems.push('ADMIN_TOKEN must be at least 32 characters');
+  if (e.METRICS_TOKEN !== undefined && e.METRICS_TOKEN.length < 32) problems.push('METRICS_TOKEN must be at least 32 characters');
+  if (e.METRICS_PORT !== undefined && e.METRICS_PORT === e.PORT) problems.push('METRICS_PORT must differ from PORT (unset it to serve /metrics on the app behind METRICS_TOKEN)');
   const database = parseDatabaseUrl(e.DATABASE_URL);
   if (typeof database === 'string') problems.push(database);
   if (e.DEMO_CLIENT_ID !== undefined && e.HYDRA_PUBLIC_URL === undefined) problems.push('HYDRA_PUBLIC_URL is required when DEMO_CLIENT_ID is set');
+  if (e.ACCOUNT_ENABLED === true && e.HYDRA_PUBLIC_URL === undefined) problems.push('HYDRA_PUBLIC_URL is required when ACCOUNT_ENABLED=true (the account area signs people in through Hydra)');
+  const accountClientId = e.ACCOUNT_CLIENT_ID ?? 'account';
+  if (!/^[\x21-\x7e]{1,255}$/.test(accountClientId)) problems.push('ACCOUNT_CLIENT_ID must be 1 to 255 printable ASCII characters, without spaces');
+  const registerAccountClient = e.ACCOUNT_CLIENT_REGISTER ?? true;
+  if (!registerAccountClient && e.ACCOUNT_CLIENT_SECRET === undefined && e.ACCOUNT_ENABLED !== false && e.HYDRA_PUBLIC_URL !== undefined) {
+    problems.push('ACCOUNT_CLIENT_SECRET is required when ACCOUNT_CLIENT_REGISTER=false (the secret of the client you registered)');
+  }
+  if (e.SMTP_URL !== undefined && !(/^smtps?:\/\/[^/]/i.test(e.SMTP_URL) && URL.canParse(e.SMTP_URL))) problems.push('SMTP_URL must be an smtp:// or smtps:// URL');
+  if (e.SMTP_URL !== undefined && e.MAIL_FROM === undefined) problems.push('MAIL_FROM is required when SMTP_URL is set (e.g. "Sign-in <no-reply@example.com>")');
   if (problems.length > 0) throw new ConfigError(problems);
 
   const base = new URL(e.BASE_URL ?? `http://localhost:${e.PORT}`);
@@ -204,6 +276,10 @@ export function loadConfig(env: Record<string, string | undefined>): { config: C
   }
 
   const demoEnabled = e.DEMO_CLIENT_ID !== undefined && (!production || e.DEMO_ENABLED);
+  const accountEnabled = e.HYDRA_PUBLIC_URL !== undefined && e.ACCOUNT_ENABLED !== false;
+  // One secret per deployment, from the one every instance already shares: no second secret to
+  // distribute, and start-up registration keeps Hydra's copy in step when SESSION_SECRET rotates.
+  const accountClientSecret = e.ACCOUNT_CLIENT_SECRET ?? createHmac('sha256', sessionSecret).update('hlc account client secret').digest('base64url');
 
   return {
     warnings,
@@ -241,6 +317,14 @@ export function loadConfig(env: Record<string, string | undefined>): { config: C
       passwordChecks: { concurrency: e.LOGIN_HASH_CONCURRENCY, queue: e.LOGIN_HASH_QUEUE },
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT * 1000,
       requestTimeoutMs: e.REQUEST_TIMEOUT * 1000,
+      metrics: {
+        enabled: e.METRICS_TOKEN !== undefined || e.METRICS_PORT !== undefined,
+        token: e.METRICS_TOKEN,
+        port: e.METRICS_PORT,
+        host: e.METRICS_HOST,
+        clientLabel: e.METRICS_CLIENT_LABEL,
+      },
+      device: { uppercaseUserCode: e.DEVICE_USER_CODE_UPPERCASE },
       demo: demoEnabled
         ? {
             clientId: e.DEMO_CLIENT_ID!,
@@ -249,6 +333,9 @@ export function loadConfig(env: Record<string, string | undefined>): { config: C
             m2mClientSecret: e.DEMO_M2M_CLIENT_SECRET,
           }
         : undefined,
+      account: accountEnabled ? { clientId: accountClientId, clientSecret: accountClientSecret, registerClient: registerAccountClient } : undefined,
+      mail: e.SMTP_URL !== undefined && e.MAIL_FROM !== undefined ? { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM } : undefined,
+      passwordResetTtl: e.PASSWORD_RESET_TTL,
     },
   };
 }

@@ -1,3 +1,5 @@
+import { keepAccountClientRegistered } from './account/client.js';
+import { smtpMailer } from './account/mail.js';
 import type { AppDeps } from './app.js';
 import type { Config } from './config.js';
 import { createHydraAdmin } from './hydra/client.js';
@@ -34,13 +36,18 @@ export async function buildDeps(config: Config, logger = createLogger({ level: c
     // Only into an empty database, and never in production: a real user database never gets it.
     logger.warn('development: the database was empty, so the demo user foo@bar.com / foobar was added to it');
   }
+  // Mail is sent only when someone asks for a reset link; nothing connects now.
+  const mailer = config.mail ? smtpMailer({ url: config.mail.smtpUrl, from: config.mail.from }) : undefined;
+  // The account area's own OAuth2 client at Hydra, created or updated (idempotently) before the
+  // app serves. Hydra not up yet: a warning, and retries in the background.
+  if (config.account?.registerClient) await keepAccountClientRegistered(hydra, config, logger);
   if (!config.redisUrl) {
     logger.info('sessions are per-process (set REDIS_URL to share them between instances)');
-    return { config, hydra, users, accounts, logger, sessionStore: new BoundedMemoryStore() };
+    return { config, hydra, users, accounts, mailer, logger, sessionStore: new BoundedMemoryStore() };
   }
   // Never blocks start-up for long: without Redis the app serves, answers 503 where it needs
   // Redis, reports not-ready, and recovers by itself when Redis comes.
   const redis = createRedisConnection({ url: config.redisUrl, logger });
   if (!(await redis.waitUntilReady(5000))) logger.warn('redis is not reachable yet; retrying in the background');
-  return { config, hydra, users, accounts, logger, sessionStore: redisSessionStore(redis), redis };
+  return { config, hydra, users, accounts, mailer, logger, sessionStore: redisSessionStore(redis), redis };
 }

@@ -28,6 +28,8 @@ export interface RedisOptions {
   commandTimeoutMs?: number;
   /** Longest pause between reconnection attempts. */
   maxReconnectDelayMs?: number;
+  /** Told of every round trip through bounded() once it settled: seconds, and how it ended (the metrics hook). */
+  onCommand?: (seconds: number, outcome: 'ok' | 'error' | 'timeout') => void;
 }
 
 /**
@@ -83,7 +85,7 @@ function describe(url: string): string {
  * swapping, a dead peer behind a live TCP connection) would hang every request, so each round trip
  * also goes through `bounded()`, which gives up at the deadline.
  */
-export function createRedisConnection({ url, logger, commandTimeoutMs = REDIS_DEADLINE_MS, maxReconnectDelayMs = 2000 }: RedisOptions): RedisConnection {
+export function createRedisConnection({ url, logger, commandTimeoutMs = REDIS_DEADLINE_MS, maxReconnectDelayMs = 2000, onCommand }: RedisOptions): RedisConnection {
   const where = describe(url);
   const log = logger.child({ component: 'redis', redis: where });
   const client: RedisClient = createClient({
@@ -121,7 +123,21 @@ export function createRedisConnection({ url, logger, commandTimeoutMs = REDIS_DE
     },
   );
 
-  const bounded = <T>(op: Promise<T>): Promise<T> => withDeadline(op, commandTimeoutMs);
+  const bounded = <T>(op: Promise<T>): Promise<T> => {
+    if (!onCommand) return withDeadline(op, commandTimeoutMs);
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    return withDeadline(op, commandTimeoutMs).then(
+      (value) => {
+        onCommand(seconds(), 'ok');
+        return value;
+      },
+      (err: unknown) => {
+        onCommand(seconds(), err instanceof RedisTimeoutError ? 'timeout' : 'error');
+        throw err;
+      },
+    );
+  };
   return {
     client,
     isReady: () => client.isReady,

@@ -223,4 +223,21 @@ describe('the stack it describes', () => {
     expect(decodeURIComponent(dsn.password)).toBe(pg.POSTGRES_PASSWORD);
     expect(dsn.pathname).toBe(`/${pg.POSTGRES_DB}`);
   });
+
+  it("gives the app a database and role of its own on that Postgres, created before the app starts", () => {
+    expect(config.database.target.dialect).toBe('postgres');
+    const url = new URL(appEnv.DATABASE_URL!);
+    expect(url.hostname).toBe('postgres');
+    expect(Number(url.port || 5432)).toBe(5432);
+    expect(url.pathname).not.toBe(new URL(env('hydra').DSN!).pathname);
+    expect(url.username).not.toBe(env('postgres').POSTGRES_USER);
+    expect(dependsOn('accounts-db', 'postgres')).toBe('service_healthy');
+    expect(dependsOn('app', 'accounts-db')).toBe('service_completed_successfully');
+    // The one-shot creates exactly the role, password and database the URL names, each only if missing.
+    const script = command('accounts-db');
+    expect(script).toContain(`CREATE ROLE ${url.username} LOGIN PASSWORD '${decodeURIComponent(url.password)}'`);
+    expect(script).toContain(`CREATE DATABASE ${url.pathname.slice(1)} OWNER ${url.username}`);
+    expect(script.match(/\|\| *\n? *psql/g)?.length).toBe(2);
+    expect(env('accounts-db').PGPASSWORD).toBe(env('postgres').POSTGRES_PASSWORD);
+  });
 });

@@ -11,12 +11,14 @@ import { keyRoutes } from './keys.js';
 import { sessionRoutes } from './sessions.js';
 import { tokenRoutes } from './tokens.js';
 import { trustedIssuerRoutes } from './trusted-issuers.js';
+import { userRoutes } from './users.js';
 import { adminUrl } from './view.js';
 
 /**
- * /admin: Hydra's clients, keys, trusted issuers, sessions and tokens, as a console (HTML, admin
- * session, CSRF) and as a JSON API (bearer ADMIN_TOKEN, no session, no CSRF). A request with an
- * Authorization header or `Accept: application/json` is an API call; anything else is the console.
+ * /admin: Hydra's clients, keys, trusted issuers, sessions and tokens, and the user database's
+ * accounts (./users.ts), as a console (HTML, admin session, CSRF) and as a JSON API (bearer
+ * ADMIN_TOKEN, no session, no CSRF). A request with an Authorization header or
+ * `Accept: application/json` is an API call; anything else is the console.
  * The two never stand in for each other: a console session does not authorize an API call, and a
  * bearer token does not open the console.
  */
@@ -40,6 +42,7 @@ export function adminRouter(deps: AppDeps): Router {
   resources.use(trustedIssuerRoutes(deps));
   resources.use(sessionRoutes(deps));
   resources.use(tokenRoutes(deps));
+  resources.use(userRoutes(deps));
 
   const api = Router();
   // The API takes JSON only (415 otherwise); introspection also a form, as Hydra's own does.

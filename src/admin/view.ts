@@ -8,7 +8,7 @@ import { describeError, HttpError } from '../http/errors.js';
  * "re-render the form with an alert" rule. Handlers stay a few lines each.
  */
 
-export type Section = 'clients' | 'keys' | 'trust' | 'sessions' | 'tokens';
+export type Section = 'clients' | 'keys' | 'trust' | 'sessions' | 'tokens' | 'users';
 
 const SECTIONS: ReadonlyArray<readonly [Section, string, string]> = [
   ['clients', '/clients', 'Clients'],
@@ -16,6 +16,7 @@ const SECTIONS: ReadonlyArray<readonly [Section, string, string]> = [
   ['trust', '/trust/issuers', 'Trusted issuers'],
   ['sessions', '/sessions/consent', 'Sessions'],
   ['tokens', '/tokens', 'Tokens'],
+  ['users', '/users', 'Users'],
 ];
 
 /** Notices shown after a redirect (`?done=`): fixed texts, so nothing from the URL is echoed. */
@@ -26,6 +27,8 @@ const NOTICES: Record<string, string> = {
   revoked: 'Revoked.',
   'tokens-deleted': "The client's tokens were deleted.",
   flushed: 'Inactive tokens were flushed.',
+  disabled: 'Disabled: they cannot sign in, and their sessions at Hydra were revoked.',
+  enabled: 'Enabled: they can sign in again.',
 };
 
 /** True for a bearer-authenticated API call: answer JSON in Hydra's shapes. */

@@ -105,7 +105,9 @@ export function consentRouter({ hydra, users, config }: AppDeps): Router {
     const consentRequest = await hydra.getConsentRequest(challenge);
     // skip: a remembered consent covers these scopes. skip_consent: a first-party client the
     // operator trusts (Hydra never enforces it; it is a hint for us). Either way, no screen.
-    if (consentRequest.skip || consentRequest.client?.skip_consent) {
+    // The account area's own client is first party too, also on Hydra v1, which has no skip_consent.
+    const firstParty = consentRequest.client?.skip_consent || (config.account !== undefined && consentRequest.client?.client_id === config.account.clientId);
+    if (consentRequest.skip || firstParty) {
       const grant = consentRequest.requested_scope ?? [];
       await acceptAndRedirect(hydra, res, challenge, await consentAcceptance(users, consentRequest, grant, undefined));
       return;

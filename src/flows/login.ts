@@ -43,6 +43,13 @@ function accountTag(email: string): string {
   return createHash('sha256').update(email.toLowerCase()).digest('base64url').slice(0, 12);
 }
 
+/** Hydra's answer to the client when a remembered session belongs to a disabled or deleted account. */
+const ACCOUNT_UNAVAILABLE = {
+  error: 'access_denied',
+  error_description: 'The account that was signed in on this browser can no longer sign in.',
+  status_code: 403,
+};
+
 /** Seconds a sign-in turned away because too many password checks are running is told to wait. */
 const BUSY_RETRY_AFTER = 2;
 
@@ -60,7 +67,14 @@ export function loginRouter({ hydra, users, config }: AppDeps, limit: RequestHan
     const loginRequest = await hydra.getLoginRequest(challenge);
     if (loginRequest.skip) {
       // Hydra already authenticated this browser (its remember-me cookie). We must not show UI:
-      // accept with the same subject (Hydra forces remember=true here).
+      // accept with the same subject (Hydra forces remember=true here) — unless the account has
+      // since been disabled or deleted (findBySubject skips those), whatever Hydra remembers.
+      if (!(await users.findBySubject(loginRequest.subject))) {
+        req.log.info({ event: 'login_skip_refused' }, 'remembered login refused: the account is disabled or gone');
+        const { redirect_to } = await hydra.rejectLoginRequest(challenge, ACCOUNT_UNAVAILABLE);
+        redirectAsHydraSays(res, redirect_to);
+        return;
+      }
       const { redirect_to } = await hydra.acceptLoginRequest(challenge, { subject: loginRequest.subject });
       redirectAsHydraSays(res, redirect_to);
       return;

@@ -12,7 +12,9 @@ export function logoutRouter({ hydra, config }: AppDeps): Router {
     const challenge = readChallenge(req.query.logout_challenge, 'logout_challenge');
     const logoutRequest = await hydra.getLogoutRequest(challenge);
     // skip_logout_consent (Hydra v2.2+) is a hint for us: the operator trusts this client to log people out.
-    if (logoutRequest.rp_initiated && logoutRequest.client?.skip_logout_consent) {
+    // The account area's own client is trusted so on Hydra v1 too, which has no such field.
+    const trusted = logoutRequest.client?.skip_logout_consent || (config.account !== undefined && logoutRequest.client?.client_id === config.account.clientId);
+    if (logoutRequest.rp_initiated && trusted) {
       const { redirect_to } = await hydra.acceptLogoutRequest(challenge);
       redirectAsHydraSays(res, redirect_to);
       return;

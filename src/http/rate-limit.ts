@@ -155,6 +155,8 @@ export interface BruteForceOptions {
   account?: (req: Request) => string | undefined;
   /** Which answers are failed attempts, the only ones that count. Default: a 401. */
   failed?: (res: Response) => boolean;
+  /** Called for each request turned away with a 429 (the metrics count them). */
+  onLimited?: (req: Request) => void;
 }
 
 /**
@@ -175,6 +177,7 @@ export function bruteForceLimits(config: Pick<Config, 'rateLimit'>, options: Bru
     skipSuccessfulRequests: true,
     requestWasSuccessful: (_req: Request, res: Response) => !failed(res),
     handler: (req: Request, _res: unknown, next: (err: unknown) => void) => {
+      options.onLimited?.(req);
       const resetTime = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
       const ms = resetTime ? resetTime.getTime() - Date.now() : windowMs;
       next(new TooManyAttemptsError(Math.max(1, Math.ceil(ms / 1000))));
@@ -228,11 +231,44 @@ export function loginAttemptFailed(res: Response): boolean {
 }
 
 /** POST /login: per IP, and per account keyed by the email the form sends. */
-export function loginLimits(config: Pick<Config, 'rateLimit'>, redis?: RedisConnection): RequestHandler[] {
+export function loginLimits(config: Pick<Config, 'rateLimit'>, redis?: RedisConnection, onLimited?: (req: Request) => void): RequestHandler[] {
   return bruteForceLimits(config, {
     name: 'login',
     redis,
     account: (req) => normaliseAccount((req.body as Record<string, unknown> | undefined)?.email),
     failed: loginAttemptFailed,
+    onLimited,
   });
+}
+
+/**
+ * What a POST /device came to (res.locals.deviceOutcome): `wrong` Hydra refused the user code;
+ * `accepted` it took it; `empty` nothing was typed, so no code was tried.
+ */
+export type DeviceOutcome = 'wrong' | 'accepted' | 'empty';
+
+export function recordDeviceOutcome(res: Response, outcome: DeviceOutcome): void {
+  res.locals.deviceOutcome = outcome;
+}
+
+/**
+ * A user-code attempt is a failed one unless Hydra accepted the code or none was typed. As with
+ * logins, a POST that ends otherwise (an unknown or expired device challenge) counts too, and
+ * neither a 429 nor our or Hydra's faults (5xx) do.
+ */
+export function deviceAttemptFailed(res: Response): boolean {
+  const outcome = res.locals.deviceOutcome as DeviceOutcome | undefined;
+  if (outcome === 'wrong') return true;
+  if (outcome !== undefined) return false;
+  return res.statusCode < 500 && res.statusCode !== 429;
+}
+
+/**
+ * POST /device: user-code guesses per client IP, within LOGIN_RATE_LIMIT_PER_IP failures per
+ * LOGIN_RATE_LIMIT_WINDOW, on counters of their own (hlc:rl:device:ip:…). A user code is short
+ * (Hydra's presets: 8 letters and digits, or 9 digits), and Hydra does not limit guesses itself
+ * (its rfc8628 ShouldRateLimit is a stub answering false), so this is the limit there is.
+ */
+export function deviceLimits(config: Pick<Config, 'rateLimit'>, redis?: RedisConnection, onLimited?: (req: Request) => void): RequestHandler[] {
+  return bruteForceLimits(config, { name: 'device', redis, failed: deviceAttemptFailed, onLimited });
 }

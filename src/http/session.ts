@@ -12,8 +12,8 @@ export const SESSION_COOKIE = 'hlc_session';
  * browsers take such a cookie only Secure and from this very host, so a sibling subdomain cannot
  * plant a session of its own choosing (cookie tossing, session fixation).
  */
-export function sessionCookie(config: Config): { name: string; path: string } {
-  return config.secureCookies ? { name: `__Host-${SESSION_COOKIE}`, path: '/' } : { name: SESSION_COOKIE, path: config.basePath || '/' };
+export function sessionCookie(config: Config, baseName = SESSION_COOKIE): { name: string; path: string } {
+  return config.secureCookies ? { name: `__Host-${baseName}`, path: '/' } : { name: baseName, path: config.basePath || '/' };
 }
 /** Admin console and demo sessions last a working day at most, sliding while in use. */
 const SESSION_MAX_AGE_MS = 8 * 3600 * 1000;
@@ -82,8 +82,10 @@ export function sessionStoreUnavailable(cause: unknown): HttpError {
  * express-session passes a failed load to next(); it becomes a 503 here, as the shared store's
  * own errors already are.
  */
-export function sessionMiddleware(config: Config, store: Store): RequestHandler {
-  const cookie = sessionCookie(config);
+export function sessionMiddleware(config: Config, store: Store, cookieName = SESSION_COOKIE): RequestHandler {
+  // `cookieName`: an area with its own sessions (the account area's `hlc_account`), so signing in
+  // there regenerates nothing of an admin or demo session in the same browser, and vice versa.
+  const cookie = sessionCookie(config, cookieName);
   const handler = session({
     name: cookie.name,
     secret: config.sessionSecret,

@@ -10,6 +10,7 @@ import {
   logoutRequestShape,
   objectShape,
   redirectToShape,
+  deviceRedirectShape,
 } from './shapes.js';
 import type { z } from 'zod';
 import type {
@@ -56,6 +57,8 @@ export const OPERATIONS = {
   getLogoutRequest: { method: 'GET', path: '/oauth2/auth/requests/logout' },
   acceptLogoutRequest: { method: 'PUT', path: '/oauth2/auth/requests/logout/accept' },
   rejectLogoutRequest: { method: 'PUT', path: '/oauth2/auth/requests/logout/reject' },
+  // The device authorization grant (RFC 8628) arrived in Hydra v25.4; named as in Hydra's spec and SDK.
+  acceptUserCodeRequest: { method: 'PUT', path: '/oauth2/auth/requests/device/accept', only: 'v2', since: 'v25.4' },
   createOAuth2Client: { method: 'POST', path: '/clients' },
   getOAuth2Client: { method: 'GET', path: '/clients/{id}' },
   listOAuth2Clients: { method: 'GET', path: '/clients' },
@@ -79,7 +82,13 @@ export const OPERATIONS = {
   getTrustedJwtGrantIssuer: { method: 'GET', path: '/trust/grants/jwt-bearer/issuers/{id}' },
   listTrustedJwtGrantIssuers: { method: 'GET', path: '/trust/grants/jwt-bearer/issuers' },
   deleteTrustedJwtGrantIssuer: { method: 'DELETE', path: '/trust/grants/jwt-bearer/issuers/{id}' },
-} as const satisfies Record<string, { method: string; path: string; only?: ApiVersion }>;
+} as const satisfies Record<string, { method: string; path: string; only?: ApiVersion; since?: string }>;
+
+/** Why an operation is missing from a layout, and what to do instead. */
+const UNSUPPORTED: Partial<Record<OperationName, string>> = {
+  flushInactiveOAuth2Tokens: 'Hydra v2 removed this endpoint; run `hydra janitor` to flush inactive tokens',
+  acceptUserCodeRequest: 'the device authorization grant needs Hydra v25.4 or later (HYDRA_API_VERSION=v2)',
+};
 
 export type OperationName = keyof typeof OPERATIONS;
 
@@ -143,6 +152,12 @@ export interface HydraAdminOptions {
   timeoutMs: number;
   /** Sent as `Authorization: Bearer` (Ory Network, or an admin API behind a gateway). */
   token?: string;
+  /**
+   * Told of every admin call once it has settled: its operation, how long it took, and what it
+   * threw, if anything (the metrics hook, src/metrics.ts). Not called for an operation the layout
+   * lacks, which never leaves the process.
+   */
+  onCall?: (call: { operation: OperationName; seconds: number; error?: unknown }) => void;
 }
 
 interface Call {
@@ -165,11 +180,7 @@ export function createHydraAdmin(options: HydraAdminOptions) {
   async function send(operation: OperationName, call: Call = {}): Promise<TransportResponse> {
     const spec: { method: string; only?: ApiVersion } = OPERATIONS[operation];
     if (spec.only && spec.only !== version) {
-      throw new UnsupportedOperationError(
-        operation,
-        version,
-        'Hydra v2 removed this endpoint; run `hydra janitor` to flush inactive tokens',
-      );
+      throw new UnsupportedOperationError(operation, version, UNSUPPORTED[operation] ?? 'not available in this layout');
     }
     let path = basePath + operationPath(operation, version, call.params);
     let separator = '?';
@@ -221,17 +232,44 @@ export function createHydraAdmin(options: HydraAdminOptions) {
     }
   }
 
+  /**
+   * Runs one operation and, with `onCall`, reports it once settled: the whole call, answer checks
+   * included, so a malformed answer counts as the failure (502) it becomes.
+   */
+  async function observed<T>(operation: OperationName, run: () => Promise<T>): Promise<T> {
+    const { onCall } = options;
+    const only: ApiVersion | undefined = (OPERATIONS[operation] as { only?: ApiVersion }).only;
+    if (!onCall || (only && only !== version)) return run();
+    const started = performance.now();
+    try {
+      const result = await run();
+      onCall({ operation, seconds: (performance.now() - started) / 1000 });
+      return result;
+    } catch (error) {
+      onCall({ operation, seconds: (performance.now() - started) / 1000, error });
+      throw error;
+    }
+  }
+
   /** A JSON answer that has the shape the callers rely on (shapes.ts), else a 502. */
-  async function json<T>(operation: OperationName, call?: Call, shape: z.ZodType = objectShape): Promise<T> {
-    const response = await send(operation, call);
-    return checkShape<T>(operation, shape, parse(operation, response));
+  function json<T>(operation: OperationName, call?: Call, shape: z.ZodType = objectShape): Promise<T> {
+    return observed(operation, async () => {
+      const response = await send(operation, call);
+      return checkShape<T>(operation, shape, parse(operation, response));
+    });
   }
 
-  async function none(operation: OperationName, call?: Call): Promise<void> {
-    await send(operation, call);
+  function none(operation: OperationName, call?: Call): Promise<void> {
+    return observed(operation, async () => {
+      await send(operation, call);
+    });
   }
 
-  async function page<T>(operation: OperationName, paging: PageRequest, query: Record<string, string | undefined>): Promise<Page<T>> {
+  function page<T>(operation: OperationName, paging: PageRequest, query: Record<string, string | undefined>): Promise<Page<T>> {
+    return observed(operation, () => pageOf<T>(operation, paging, query));
+  }
+
+  async function pageOf<T>(operation: OperationName, paging: PageRequest, query: Record<string, string | undefined>): Promise<Page<T>> {
     const pagingQuery =
       version === 'v2'
         ? { page_size: paging.pageSize, page_token: paging.pageToken }
@@ -286,6 +324,16 @@ export function createHydraAdmin(options: HydraAdminOptions) {
       json<RedirectTo>('acceptLogoutRequest', { query: { logout_challenge: challenge } }, redirectToShape),
     /** Hydra answers 204; where the browser goes next is ours to decide. */
     rejectLogoutRequest: (challenge: string) => none('rejectLogoutRequest', { query: { logout_challenge: challenge } }),
+
+    // Device authorization (Hydra v25.4+; v1 layout: UnsupportedOperationError, a 501)
+    /**
+     * Hands Hydra the user code the person typed for this device challenge. 200: the redirect to
+     * Hydra's /oauth2/device/verify?device_verifier=…; 400 invalid_request: the code is unknown,
+     * expired or already used (Hydra does not say which); 404: an unknown challenge; 401: an
+     * expired one.
+     */
+    acceptUserCodeRequest: (deviceChallenge: string, userCode: string) =>
+      json<RedirectTo>('acceptUserCodeRequest', { query: { device_challenge: deviceChallenge }, json: { user_code: userCode } }, deviceRedirectShape),
 
     // OAuth2 clients
     createOAuth2Client: (client: OAuth2Client) =>

@@ -83,6 +83,12 @@ export const logoutRequestShape = z.looseObject({
 /** Every accept and reject (but logout reject, a 204). The URL itself is checked where it is used. */
 export const redirectToShape = z.looseObject({ redirect_to: z.string().min(1) });
 
+/**
+ * The device accept's answer: redirect_to, which is Hydra's own /oauth2/device/verify with the
+ * device_verifier (v25.4+ consent/handler.go acceptUserCodeRequest). Its URL is checked where it is used.
+ */
+export const deviceRedirectShape = redirectToShape;
+
 export const keySetShape = z.looseObject({ keys: z.array(z.looseObject({})) });
 
 export const introspectionShape = z.looseObject({ active: z.boolean() });

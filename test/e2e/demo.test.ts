@@ -28,7 +28,8 @@ interface DemoRun {
 function runDemo(env: Record<string, string>): DemoRun {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts'], {
     cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    // DATABASE_URL: the demo's users in memory, never the checkout's ./data/accounts.db.
+    env: { ...process.env, LOG_LEVEL: 'warn', DATABASE_URL: 'sqlite::memory:', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -45,6 +45,15 @@ describe('login flow', () => {
     expect(t.hydra.accepted.login.at(-1)).toMatchObject({ challenge, body: { subject: 'foo@bar.com' } });
   });
 
+  it('rejects a remembered login (skip) whose account no longer exists or is disabled, instead of accepting it', async () => {
+    const challenge = t.hydra.addLoginRequest({ skip: true, subject: 'gone@example.com' });
+    const before = t.hydra.accepted.login.length;
+    const res = await request(t.app).get(`/login?login_challenge=${challenge}`);
+    expect(res.status).toBe(302);
+    expect(t.hydra.accepted.login.length).toBe(before);
+    expect(t.hydra.rejected.login.at(-1)).toMatchObject({ challenge, body: { error: 'access_denied', status_code: 403 } });
+  });
+
   it('accepts the right credentials with subject, remember, remember_for, amr and context', async () => {
     const challenge = t.hydra.addLoginRequest();
     const { agent, csrf } = await agentWithForm(t.app, `/login?login_challenge=${challenge}`);

@@ -33,6 +33,8 @@ async function startServer(hydraUrl: string, env: Record<string, string> = {}): 
       HYDRA_ADMIN_URL: hydraUrl,
       SESSION_SECRET: TEST_SESSION_SECRET,
       LOG_LEVEL: 'info',
+      // A throwaway user database, never ./data/accounts.db.
+      DATABASE_URL: 'sqlite::memory:',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/free-port.js';
 import { promptHidden, readPasswordFromStream } from '../../src/cli/users.js';
-import { loadUserFile, readUserFile } from '../../src/users/file-store.js';
+import { hashPassword } from '../../src/users/file-store.js';
+import { openAccountStore } from '../../src/users/sql/store.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 let dir: string;
@@ -23,7 +25,7 @@ interface Result {
  * which keeps the many error-case runs cheap on a 2-core runner.
  */
 function users(args: string[], input = '', env: Record<string, string> = {}, via: 'npx' | 'node' = 'node'): Promise<Result> {
-  const { USERS_FILE: _ignored, ...inherited } = process.env;
+  const { DATABASE_URL: _ignored, PASSWORD_MIN_LENGTH: _also, ...inherited } = process.env;
   const [command, prefix] = via === 'npx' ? ['npx', ['tsx']] : [process.execPath, ['--import', 'tsx']];
   return new Promise((resolve, reject) => {
     const child = spawn(command, [...prefix, 'src/cli/users.ts', ...args], {
@@ -41,6 +43,22 @@ function users(args: string[], input = '', env: Record<string, string> = {}, via
   });
 }
 
+/** A fresh SQLite database for one test, as DATABASE_URL. */
+let databases = 0;
+function database(): { env: { DATABASE_URL: string }; file: string } {
+  const file = join(dir, `db-${++databases}`, 'accounts.db');
+  return { env: { DATABASE_URL: `sqlite:${file}` }, file };
+}
+
+async function withStore<T>(file: string, use: (store: Awaited<ReturnType<typeof openAccountStore>>) => Promise<T>): Promise<T> {
+  const store = await openAccountStore({ dialect: 'sqlite', file });
+  try {
+    return await use(store);
+  } finally {
+    await store.close();
+  }
+}
+
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'users-cli-'));
 });
@@ -48,111 +66,118 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('npm run users (end to end)', { timeout: 60_000 }, () => {
-  it('add: creates the file (0600) with a verifiable argon2id hash and a UUID subject', async () => {
-    const file = join(dir, 'add.json');
-    const result = await users(
-      ['add', 'Carol@Example.com', '--name', 'Carol Example', '--file', file],
-      'carol password 1\n',
-      {},
-      'npx',
-    );
+describe('npm run users (end to end, against the database)', { timeout: 60_000 }, () => {
+  it('add: creates the database (0600) and a user with a verifiable argon2id hash and a UUID subject', async () => {
+    const { env, file } = database();
+    const result = await users(['add', 'Carol@Example.com', '--name', 'Carol Example'], 'carol password 1\n', env, 'npx');
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^Added Carol@Example\.com \(subject [0-9a-f-]{36}\) to /);
+    expect(result.stdout).toMatch(/^Added Carol@Example\.com \(subject [0-9a-f-]{36}\)\n$/);
     expect(result.stdout + result.stderr).not.toContain('carol password');
-
     expect((await stat(file)).mode & 0o777).toBe(0o600);
-    const { users: stored } = await readUserFile(file);
-    expect(stored).toHaveLength(1);
-    expect(stored[0]).toMatchObject({ email: 'Carol@Example.com', email_verified: false, profile: { name: 'Carol Example' } });
-    expect(stored[0]!.subject).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    expect(stored[0]!.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
-    expect(await readFile(file, 'utf8')).not.toContain('carol password');
-
-    // Only the one trailing newline was removed: the inner space is part of the password.
-    const store = await loadUserFile(file);
-    expect(await store.verifyCredentials('carol@example.com', 'carol password 1')).toMatchObject({
-      subject: stored[0]!.subject,
-    });
-    expect(await store.verifyCredentials('carol@example.com', 'carol password 1\n')).toBeUndefined();
-  });
-
-  it('add: --subject and --email-verified, appends to an existing file, strips a CRLF', async () => {
-    const file = join(dir, 'append.json');
-    expect((await users(['add', 'dan@example.com', '--file', file], 'dan-password')).code).toBe(0);
-    const result = await users(
-      ['add', 'erin@example.com', '--subject', 'erin-42', '--email-verified', '--file', file],
-      'erin-password\r\n',
-    );
-    expect(result.code).toBe(0);
-    const store = await loadUserFile(file);
-    expect(await store.verifyCredentials('dan@example.com', 'dan-password')).toBeDefined();
-    expect(await store.verifyCredentials('erin@example.com', 'erin-password')).toMatchObject({
-      subject: 'erin-42',
-      email_verified: true,
+    await withStore(file, async (store) => {
+      // Only the one trailing newline was removed: the inner space is part of the password.
+      expect(await store.verifyCredentials('carol@example.com', 'carol password 1')).toMatchObject({
+        email: 'Carol@Example.com',
+        email_verified: false,
+        profile: { name: 'Carol Example' },
+      });
+      expect(await store.verifyCredentials('carol@example.com', 'carol password 1\n')).toBeUndefined();
+      expect((await store.auditTrail((await store.getByEmail('carol@example.com'))!.id)).items.at(-1)).toMatchObject({ action: 'account.created', actor: 'cli' });
     });
   });
 
-  it('add: refuses a duplicate email (case-insensitive) and leaves the file alone', async () => {
-    const file = join(dir, 'dup.json');
-    expect((await users(['add', 'frank@example.com', '--file', file], 'frank-password\n')).code).toBe(0);
-    const before = await readFile(file, 'utf8');
-    const result = await users(['add', 'FRANK@example.com', '--file', file], 'other-password\n');
-    expect(result.code).toBe(1);
-    expect(result.stderr).toBe(`users: FRANK@example.com already exists in ${file}\n`);
-    expect(await readFile(file, 'utf8')).toBe(before);
+  it('add: --subject and --email-verified; strips a CRLF; refuses a duplicate email (case-insensitive)', async () => {
+    const { env, file } = database();
+    expect((await users(['add', 'erin@example.com', '--subject', 'erin-42', '--email-verified'], 'erin password\r\n', env)).code).toBe(0);
+    const dup = await users(['add', 'ERIN@example.com'], 'another password\n', env);
+    expect(dup.code).toBe(1);
+    expect(dup.stderr).toBe('users: ERIN@example.com already exists\n');
+    await withStore(file, async (store) => {
+      expect(await store.verifyCredentials('erin@example.com', 'erin password')).toMatchObject({ subject: 'erin-42', email_verified: true });
+      expect((await store.list()).items).toHaveLength(1);
+    });
   });
 
-  it('add: refuses a password shorter than 8 characters, or none, and writes nothing', async () => {
-    const file = join(dir, 'short.json');
-    const short = await users(['add', 'gina@example.com', '--file', file], 'seven77\n');
+  it('add: refuses a short, common or missing password, and something that is not an email', async () => {
+    const { env, file } = database();
+    const short = await users(['add', 'gina@example.com'], 'seven77\n', env);
     expect(short.code).toBe(1);
-    expect(short.stderr).toBe('users: the password must be at least 8 characters long\n');
-    const empty = await users(['add', 'gina@example.com', '--file', file], '');
-    expect(empty.code).toBe(1);
-    await expect(stat(file)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(short.stderr).toBe('users: password refused: Use at least 8 characters.\n');
+    const common = await users(['add', 'gina@example.com'], 'iloveyou1\n', env);
+    expect(common.stderr).toMatch(/^users: password refused: This password is too common/);
+    const longer = await users(['add', 'gina@example.com'], 'ten chars!\n', { ...env, PASSWORD_MIN_LENGTH: '12' });
+    expect(longer.stderr).toBe('users: password refused: Use at least 12 characters.\n');
+    expect((await users(['add', 'gina@example.com'], '', env)).code).toBe(1);
+    const notEmail = await users(['add', 'not-an-email'], 'long enough pw\n', env);
+    expect(notEmail.code).toBe(1);
+    expect(notEmail.stderr).toBe('users: This is not an email address.\n');
+    await withStore(file, async (store) => expect((await store.list()).items).toEqual([]));
   });
 
-  it('add: refuses something that is not an email', async () => {
-    const result = await users(['add', 'not-an-email', '--file', join(dir, 'x.json')], 'long-enough-pw\n');
-    expect(result.code).toBe(1);
-    expect(result.stderr).toBe('users: "not-an-email" is not an email address\n');
-  });
+  it('list, disable, enable, set-password, remove', async () => {
+    const { env, file } = database();
+    expect((await users(['add', 'hal@example.com', '--subject', 'hal-1'], 'hal password\n', env)).code).toBe(0);
+    expect((await users(['add', 'ivy@example.com', '--subject', 'ivy-1'], 'ivy password\n', env)).code).toBe(0);
 
-  it('uses USERS_FILE when --file is not given; list shows emails and subjects, never hashes; remove', async () => {
-    const file = join(dir, 'env.json');
-    const env = { USERS_FILE: file };
-    expect((await users(['add', 'hal@example.com', '--subject', 'hal-1'], 'hal-password\n', env)).code).toBe(0);
-    expect((await users(['add', 'ivy@example.com', '--subject', 'ivy-1'], 'ivy-password\n', env)).code).toBe(0);
-
+    const disabled = await users(['disable', 'HAL@example.com'], '', env);
+    expect(disabled).toMatchObject({ code: 0, stdout: 'Disabled hal@example.com\n' });
     const listed = await users(['list'], '', env);
-    expect(listed.code).toBe(0);
-    expect(listed.stdout).toBe('hal@example.com\thal-1\tunverified\nivy@example.com\tivy-1\tunverified\n');
+    expect(listed.stdout).toBe('hal@example.com\thal-1\tunverified\tdisabled\nivy@example.com\tivy-1\tunverified\n');
     expect(listed.stdout).not.toContain('argon2');
+    expect((await users(['list', '--search', 'IVY'], '', env)).stdout).toBe('ivy@example.com\tivy-1\tunverified\n');
+    expect((await users(['enable', 'hal@example.com'], '', env)).stdout).toBe('Enabled hal@example.com\n');
 
-    const removed = await users(['remove', 'HAL@example.com'], '', env);
-    expect(removed.code).toBe(0);
-    const store = await loadUserFile(file);
-    expect(await store.findBySubject('hal-1')).toBeUndefined();
-    expect(await store.verifyCredentials('ivy@example.com', 'ivy-password')).toBeDefined();
-    expect((await stat(file)).mode & 0o777).toBe(0o600);
-
+    expect((await users(['set-password', 'ivy@example.com'], 'ivy new password\n', env)).stdout).toBe('Set a new password for ivy@example.com\n');
+    expect((await users(['remove', 'hal@example.com'], '', env)).stdout).toBe('Removed hal@example.com (subject hal-1, retired)\n');
     const again = await users(['remove', 'hal@example.com'], '', env);
-    expect(again.code).toBe(1);
-    expect(again.stderr).toBe(`users: hal@example.com is not in ${file}\n`);
+    expect(again).toMatchObject({ code: 1, stderr: 'users: hal@example.com is not in the database\n' });
+    const reuse = await users(['add', 'hal2@example.com', '--subject', 'hal-1'], 'hal password 2\n', env);
+    expect(reuse.stderr).toBe('users: This subject belonged to a deleted account and is never given out again.\n');
+
+    await withStore(file, async (store) => {
+      expect(await store.verifyCredentials('ivy@example.com', 'ivy password')).toBeUndefined();
+      expect(await store.verifyCredentials('ivy@example.com', 'ivy new password')).toBeDefined();
+      expect(await store.getBySubject('hal-1')).toBeUndefined();
+    });
   });
 
-  it('an invalid existing file is reported, not overwritten', async () => {
-    const file = join(dir, 'broken.json');
-    await writeFile(file, '{"users": [{"email": "x@example.com"}]}');
-    const result = await users(['add', 'jo@example.com', '--file', file], 'jo-password\n');
-    expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(new RegExp(`^users: Users file ${file} is invalid: users\\[0\\]\\.subject`));
-    expect(await readFile(file, 'utf8')).toBe('{"users": [{"email": "x@example.com"}]}');
-    const missing = await users(['list', '--file', join(dir, 'missing.json')]);
-    expect(missing.code).toBe(1);
+  it('import: adds the users of a JSON file with their subjects and hashes; again, it changes nothing', async () => {
+    const { env, file } = database();
+    const users_json = join(dir, 'import.json');
+    const hash = await hashPassword('jo imported password');
+    await writeFile(users_json, JSON.stringify({ users: [{ subject: 'jo-7', email: 'jo@example.com', email_verified: true, password_hash: hash, profile: { name: 'Jo' } }] }));
+    const first = await users(['import', users_json], '', env);
+    expect(first).toMatchObject({ code: 0, stderr: '' });
+    expect(first.stdout).toBe(`Imported ${users_json}: 1 added, 0 already there, 0 skipped\n`);
+    const second = await users(['import', users_json], '', env);
+    expect(second.stdout).toBe(`Imported ${users_json}: 0 added, 1 already there, 0 skipped\n`);
+    await withStore(file, async (store) => {
+      expect(await store.verifyCredentials('jo@example.com', 'jo imported password')).toMatchObject({ subject: 'jo-7', profile: { name: 'Jo' } });
+    });
+
+    await writeFile(users_json, '{"users": [{"email": "x@example.com"}]}');
+    const broken = await users(['import', users_json], '', env);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(new RegExp(`^users: Users file ${users_json} is invalid: users\\[0\\]\\.subject`));
+    const missing = await users(['import', join(dir, 'missing.json')], '', env);
     expect(missing.stderr).toContain('does not exist');
+  });
+
+  it('migrate: applies the schema once, then says it is up to date', async () => {
+    const { env, file } = database();
+    expect((await users(['migrate'], '', env)).stdout).toBe(`sqlite:${file}: applied 0001_accounts\n`);
+    expect((await users(['migrate'], '', env)).stdout).toBe(`sqlite:${file}: the schema is up to date\n`);
+  });
+
+  it('an unreachable database is one line, without the password', async () => {
+    const port = await freePort();
+    const result = await users(['list'], '', { DATABASE_URL: `postgres://app:pa55word@127.0.0.1:${port}/accounts` });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`^users: database postgres://app:\\*\\*\\*@127\\.0\\.0\\.1:${port}/accounts is unreachable: .*ECONNREFUSED.*\\n$`));
+    expect(result.stderr).not.toContain('pa55word');
+    const bad = await users(['list'], '', { DATABASE_URL: 'mysql://x/y' });
+    expect(bad.stderr).toMatch(/^users: DATABASE_URL must be sqlite:/);
   });
 
   it('--help prints usage and exits 0; unknown commands and options exit 1', async () => {

@@ -3,10 +3,11 @@
 // the Postgres half is skipped with a message, except on CI (CI=true), where it fails.
 import { hash as argon2Hash } from '@node-rs/argon2';
 import BetterSqlite3 from 'better-sqlite3';
+import { spawnSync } from 'node:child_process';
 import { sql } from 'kysely';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import path, { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountConflictError, AccountInputError, PasswordRejectedError, type AuditContext } from '../../src/users/accounts.js';
@@ -21,23 +22,6 @@ import type { DatabaseTarget } from '../../src/users/sql/url.js';
 import { skipWithoutPostgres, startPostgresServer, type PostgresServer } from '../support/postgres-server.js';
 import { agentWithForm, buildTestApp, type TestApp } from '../support/test-app.js';
 
-import pgmod from 'pg';
-const origConnect = pgmod.Client.prototype.connect;
-pgmod.Client.prototype.connect = function (this: any, ...args: any[]) { this.__created = new Error('created here').stack; return origConnect.apply(this, args as never); } as never;
-const origEmit = pgmod.Client.prototype.emit;
-pgmod.Client.prototype.emit = function (this: any, event: string, ...args: any[]) {
-  if (event === 'error' && this.listenerCount('error') === 0) console.log('NO LISTENER', Date.now() % 100000, this.__id, args[0]?.message, 'connErr', this._connectionError, 'ending', this._ending, 'connecting', this._connecting, 'queryable', this._queryable, this.__created);
-  return origEmit.call(this, event, ...args);
-} as never;
-const out = new Map<any, string>();
-const origPoolEmit = (pgmod.Pool as any).prototype.emit;
-(pgmod.Pool as any).prototype.emit = function (this: any, event: string, ...args: any[]) {
-  if (['connect','acquire','release','remove'].includes(event)) { const c = event === 'release' ? args[1] : args[0]; c.__id ??= Math.random().toString(36).slice(2,6); console.log('POOL', Date.now() % 100000, event, c.__id, 'total', this.totalCount, 'idle', this.idleCount, 'waiting', this.waitingCount); }
-  if (event === 'acquire') out.set(args[0], new Error('acq').stack!);
-  if (event === 'release') out.delete(args[1]);
-  return origPoolEmit.call(this, event, ...args);
-};
-(globalThis as any).__dumpOut = () => { for (const v of out.values()) console.log('CHECKED OUT', v); };
 const admin: AuditContext = { actor: 'admin', ip: '203.0.113.7' };
 const GOOD_PASSWORD = 'correct horse battery staple';
 
@@ -434,10 +418,7 @@ describe.each(backends.map((open) => ({ name: open === sqliteBackend ? 'sqlite' 
   describe('when the database cannot answer', () => {
     it('a call fails within the deadline with StoreUnavailableError, and works again once it is back', async () => {
       const account = await store.create({ email: email('outage'), password: GOOD_PASSWORD }, admin);
-      (globalThis as any).__dumpOut();
-      console.log('CUT', Date.now() % 100000);
       await backend.cut();
-      console.log('CUT DONE', Date.now() % 100000);
       try {
         const started = Date.now();
         const error = await store.setDisabled(account.id, true, admin).catch((e: unknown) => e);
@@ -490,6 +471,22 @@ describe('start-up with a database that cannot be reached', () => {
     expect(message).not.toContain('hunter22');
     expect(message).not.toContain('\n');
   });
+
+  it('the server exits 1 with one line on stderr, before listening', async () => {
+    const { freePort } = await import('../../scripts/free-port.js');
+    const port = await freePort();
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      cwd: path.resolve(import.meta.dirname, '../..'),
+      env: { PATH: process.env.PATH, HYDRA_ADMIN_URL: 'http://127.0.0.1:9', DATABASE_URL: `postgresql://app:hunter22@127.0.0.1:${port}/accounts`, LOG_LEVEL: 'silent', PORT: '0' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(new RegExp(`^fatal: database postgresql://app:\\*\\*\\*@127\\.0\\.0\\.1:${port}/accounts is unreachable: .*ECONNREFUSED`)),
+    ]);
+    expect(result.stderr + result.stdout).not.toContain('hunter22');
+  }, 40_000);
 
   it('SQLite: one line when the file cannot be created', async () => {
     const error = await openAccountStore({ dialect: 'sqlite', file: '/proc/version/accounts.db' }).catch((e: unknown) => e);

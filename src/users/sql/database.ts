@@ -74,8 +74,12 @@ export async function openDatabase(target: DatabaseTarget, options: DatabaseOpti
       application_name: 'hydra-login-consent',
       types: pgTypes,
     });
-    // Without a listener, an idle client's error (the server restarted) would crash the process.
+    // A pg client whose connection drops emits 'error'; with no listener that is an uncaught
+    // exception, a crash. The pool listens on idle clients only; Kysely attaches none to the
+    // client it has checked out, so every client gets one of its own (the failing query still
+    // rejects, and the pool discards the client when it comes back).
     pool.on('error', (error) => options.onIdleError?.(error));
+    pool.on('connect', (client) => client.on('error', () => undefined));
     db = new Kysely<AccountsSchema>({ dialect: new PostgresDialect({ pool }) });
   }
   try {

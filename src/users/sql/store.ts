@@ -45,6 +45,11 @@ export interface SqlStoreOptions {
   hashQueue?: WorkQueue;
   /** Milliseconds since the epoch; tests move it to expire tokens. */
   now?: () => number;
+  /**
+   * Told of every step through guard() once it settled: its name (a fixed string such as
+   * 'sign-in lookup' or 'audit', so a bounded metrics label), seconds, and whether it succeeded.
+   */
+  onQuery?: (what: string, seconds: number, ok: boolean) => void;
 }
 
 export interface SqlAccountStore extends AccountStore {
@@ -199,9 +204,13 @@ export function createSqlAccountStore(database: Database, appliedMigrations: rea
 
   /** Runs one database step under the deadline and sorts its errors (see the file comment). */
   async function guard<T>(what: string, step: () => Promise<T>): Promise<T> {
+    const started = options.onQuery ? performance.now() : 0;
     try {
-      return await withDeadline(step(), deadlineMs, what);
+      const result = await withDeadline(step(), deadlineMs, what);
+      options.onQuery?.(what, (performance.now() - started) / 1000, true);
+      return result;
     } catch (error) {
+      options.onQuery?.(what, (performance.now() - started) / 1000, false);
       if (error instanceof StoreUnavailableError || error instanceof AccountConflictError || error instanceof AccountInputError) throw error;
       if (isUniqueViolation(error)) throw conflictFrom(error);
       if (isUnavailable(error)) throw new StoreUnavailableError(`database unavailable (${what}): ${reasonOf(error)}`, { cause: error });

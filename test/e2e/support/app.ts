@@ -81,6 +81,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       HYDRA_TIMEOUT_MS: '5000',
       SESSION_SECRET,
       ADMIN_TOKEN,
+      // A user database of its own, seeded with the demo user: never ./data/accounts.db.
+      DATABASE_URL: 'sqlite::memory:',
       LOG_LEVEL: process.env.E2E_APP_LOG_LEVEL ?? 'error',
       ...options.appEnv,
     };

@@ -583,6 +583,18 @@ export class OAuthDriver {
     return tokens;
   }
 
+  /** A refresh_token grant at /oauth2/token (client_secret_basic): the status and the JSON answer. */
+  async refresh(client: TestClient, refreshToken: string): Promise<{ status: number; body: Record<string, unknown> }> {
+    const basic = Buffer.from(`${encodeURIComponent(client.client_id)}:${encodeURIComponent(client.client_secret)}`).toString('base64');
+    const res = await fetch(`${this.hydraPublicUrl}/oauth2/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }),
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
   /** RP-initiated logout at Hydra, followed to our /logout page (or straight to the post-logout URL). */
   async startLogout(options: { idToken?: string; postLogoutRedirectUri?: string; state?: string } = {}): Promise<Landing> {
     return this.follow(logoutUrl(this.hydraPublicUrl, options));

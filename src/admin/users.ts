@@ -1,0 +1,547 @@
+import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import type { AppDeps } from '../app.js';
+import { describeError, HttpError } from '../http/errors.js';
+import { safeHttpUrl } from '../http/urls.js';
+import type { Account, AccountPatch, AccountStore, AuditContext, AuditEvent, NewAccount, ProfilePatch } from '../users/accounts.js';
+import { PROFILE_CLAIM_NAMES } from '../users/claims.js';
+import { canonicalEmail } from '../users/email.js';
+import type { ProfileClaims } from '../users/store.js';
+import { adminUrl, attempt, bodyObject, field, isApi, pager, parseOr400, readPaging, redirectDone, renderAdmin, renderConfirm, type PagerView } from './view.js';
+
+/**
+ * The accounts of the user database (AccountStore, src/users/accounts.ts): list and search,
+ * create (with a password, or with a one-time set-password link), edit the profile claims,
+ * disable and enable, delete, issue a set-password link, and each account's audit trail.
+ *
+ * Every change goes to the store with `{ actor: 'admin', ip }`, and the store appends the audit
+ * event in the same transaction. Disabling or deleting an account also revokes the subject's
+ * consent and login sessions at Hydra: otherwise Hydra's remember-me cookie would skip the login
+ * page and sign a disabled person straight back in. The store change comes first and stands
+ * when Hydra then fails; the answer is a 502 that says so and names what is left to revoke.
+ */
+
+/** How long an admin-issued set-password link works: long enough to reach someone's inbox. */
+export const SET_PASSWORD_LINK_TTL_SECONDS = 3 * 24 * 3600;
+const MAX_LINK_TTL_SECONDS = 30 * 24 * 3600;
+/** The store pages by at most 200 accounts or events. */
+const MAX_PAGE_SIZE = 200;
+const MAX_SEARCH = 200;
+
+/** The profile claims an admin edits; `updated_at` is the store's. */
+const CLAIMS = PROFILE_CLAIM_NAMES.filter((name) => name !== 'updated_at');
+type Claim = (typeof CLAIMS)[number];
+
+const CLAIM_LABELS: Record<Claim, { label: string; hint?: string; type?: 'url' }> = {
+  name: { label: 'Full name' },
+  given_name: { label: 'Given name' },
+  family_name: { label: 'Family name' },
+  middle_name: { label: 'Middle name' },
+  nickname: { label: 'Nickname' },
+  preferred_username: { label: 'Preferred username' },
+  profile: { label: 'Profile page', hint: 'An http(s) URL.', type: 'url' },
+  picture: { label: 'Picture', hint: 'An http(s) URL.', type: 'url' },
+  website: { label: 'Website', hint: 'An http(s) URL.', type: 'url' },
+  gender: { label: 'Gender' },
+  birthdate: { label: 'Birthdate', hint: 'YYYY-MM-DD, or YYYY alone.' },
+  zoneinfo: { label: 'Time zone', hint: 'e.g. Europe/Paris' },
+  locale: { label: 'Locale', hint: 'e.g. en-GB' },
+};
+
+/** Audit actions as the console words them; an action not listed is shown as it is stored. */
+const ACTION_LABELS: Record<string, string> = {
+  'login.succeeded': 'Signed in',
+  'login.failed': 'Sign-in failed',
+  'account.created': 'Account created',
+  'account.updated': 'Account updated',
+  'account.disabled': 'Account disabled',
+  'account.enabled': 'Account enabled',
+  'account.deleted': 'Account deleted',
+  'password.changed': 'Password changed',
+  'password.change_failed': 'Password change failed',
+  'token.created': 'One-time link issued',
+  'token.used': 'One-time link used',
+  'sessions.revoked': 'Hydra sessions revoked',
+  'sessions.revoke_failed': 'Revoking Hydra sessions failed',
+};
+
+// ---- The API's bodies ------------------------------------------------------------------------
+
+const claimShape = <T extends z.ZodType>(value: T) => Object.fromEntries(CLAIMS.map((name) => [name, value.optional()])) as Record<Claim, z.ZodOptional<T>>;
+
+/** POST /admin/users: `{email, password?, name, ...claims}`; the store checks the values themselves. */
+const createSchema = z.strictObject({
+  email: z.string('must be a string'),
+  password: z.string('must be a string').optional(),
+  subject: z.string('must be a string').optional(),
+  email_verified: z.boolean('must be true or false').optional(),
+  disabled: z.boolean('must be true or false').optional(),
+  ...claimShape(z.string('must be a string')),
+});
+
+/** PATCH /admin/users/:id: the fields to change; a claim set to null (or '') is removed. */
+const patchSchema = z.strictObject({
+  email: z.string('must be a string').optional(),
+  email_verified: z.boolean('must be true or false').optional(),
+  disabled: z.boolean('must be true or false').optional(),
+  ...claimShape(z.string('must be a string or null').nullable()),
+});
+
+const linkSchema = z.strictObject({
+  expires_in: z.number('must be a number of seconds').int('must be whole seconds').min(60, 'must be at least 60 seconds').max(MAX_LINK_TTL_SECONDS, `must be at most ${MAX_LINK_TTL_SECONDS} seconds (30 days)`).optional(),
+});
+
+function pickClaims<T>(body: Partial<Record<Claim, T>>): Partial<Record<Claim, T>> {
+  const claims: Partial<Record<Claim, T>> = {};
+  for (const name of CLAIMS) if (body[name] !== undefined) claims[name] = body[name];
+  return claims;
+}
+
+// ---- What the API answers ---------------------------------------------------------------------
+
+/** An account as the API shows it: flat like the create body, dates as RFC 3339, never a hash. */
+export function userJson(account: Account): Record<string, unknown> {
+  const { updated_at: profileUpdatedAt, ...claims } = account.profile;
+  return {
+    id: account.id,
+    subject: account.subject,
+    email: account.email,
+    email_verified: account.email_verified,
+    ...claims,
+    // The OIDC `updated_at` claim (seconds); `updated_at` below is the row's.
+    profile_updated_at: profileUpdatedAt ?? null,
+    disabled: account.disabled,
+    has_password: account.has_password,
+    created_at: account.created_at.toISOString(),
+    updated_at: account.updated_at.toISOString(),
+    password_changed_at: account.password_changed_at?.toISOString() ?? null,
+  };
+}
+
+function auditJson(event: AuditEvent): Record<string, unknown> {
+  return { ...event, at: event.at.toISOString() };
+}
+
+// ---- Paging: the store's cursors as our page_token ---------------------------------------------
+
+function readStorePaging(req: Request): { pageSize?: number; pageToken?: string } {
+  const paging = readPaging(req);
+  if (paging.pageSize !== undefined && paging.pageSize > MAX_PAGE_SIZE) throw new HttpError(400, `page_size: must be at most ${MAX_PAGE_SIZE}`);
+  return paging;
+}
+
+/** Link header and console pager for a forward-only store page; `first` once past the first page. */
+function storePager(res: Response, next: string | undefined, path: string, query: Record<string, string | undefined>, paging: { pageSize?: number; pageToken?: string }): PagerView {
+  return pager(res, { items: [], next, first: paging.pageToken ? '' : undefined }, path, query, paging);
+}
+
+// ---- The console's forms ----------------------------------------------------------------------
+
+/** The create and edit form as typed, so a failed submit shows it again (never the password). */
+interface UserForm {
+  email: string;
+  email_verified: boolean;
+  claims: Record<Claim, string>;
+  /** Create only: set a password now, or issue a one-time link. */
+  credential: 'link' | 'password';
+}
+
+function emptyForm(): UserForm {
+  return { email: '', email_verified: false, claims: Object.fromEntries(CLAIMS.map((name) => [name, ''])) as Record<Claim, string>, credential: 'link' };
+}
+
+function formFromAccount(account: Account): UserForm {
+  const form = emptyForm();
+  form.email = account.email;
+  form.email_verified = account.email_verified;
+  for (const name of CLAIMS) form.claims[name] = account.profile[name] ?? '';
+  return form;
+}
+
+function readForm(body: unknown): UserForm {
+  const form = emptyForm();
+  form.email = (field(body, 'email') ?? '').trim();
+  form.email_verified = field(body, 'email_verified') !== undefined;
+  for (const name of CLAIMS) form.claims[name] = (field(body, name) ?? '').trim();
+  form.credential = field(body, 'credential') === 'password' ? 'password' : 'link';
+  return form;
+}
+
+function requireEmail(email: string): void {
+  if (email === '') throw new HttpError(400, 'email: is required');
+}
+
+function userPath(id: string, suffix = ''): string {
+  return `/users/${encodeURIComponent(id)}${suffix}`;
+}
+
+/** One row of the account page: the value as text, a link only when it is http(s). */
+function profileRows(account: Account): Array<{ name: string; label: string; text: string; href?: string }> {
+  return CLAIMS.filter((name) => account.profile[name] !== undefined).map((name) => {
+    const text = account.profile[name] as string;
+    return { name, label: CLAIM_LABELS[name].label, text, href: CLAIM_LABELS[name].type === 'url' ? safeHttpUrl(text) : undefined };
+  });
+}
+
+// ---- Routes -----------------------------------------------------------------------------------
+
+export function userRoutes(deps: AppDeps): Router {
+  const router = Router();
+  const { accounts, hydra, config } = deps;
+  if (!accounts) {
+    // A fork that implements only UserStore has nothing to administer here.
+    router.use('/users', () => {
+      throw new HttpError(501, 'This deployment has no account store (deps.accounts): users are managed where they live.', { title: 'No user database' });
+    });
+    return router;
+  }
+  const store: AccountStore = accounts;
+
+  const by = (req: Request): AuditContext => ({ actor: 'admin', ip: req.ip });
+
+  const setPasswordUrl = (token: string) => `${config.baseUrl}/account/set-password?token=${encodeURIComponent(token)}`;
+
+  async function load(id: string): Promise<Account> {
+    const account = await store.get(id);
+    if (!account) throw new HttpError(404, 'There is no user with this id.', { title: 'User not found' });
+    return account;
+  }
+
+  async function issueLink(req: Request, account: Account, ttlSeconds = SET_PASSWORD_LINK_TTL_SECONDS): Promise<{ url: string; expires_at: string }> {
+    // peekToken and consumeToken ignore disabled accounts: such a link would only ever fail.
+    if (account.disabled) throw new HttpError(409, 'This user is disabled: enable them before issuing a set-password link.');
+    const issued = await store.createToken(account.id, 'set-password', ttlSeconds, by(req));
+    return { url: setPasswordUrl(issued.token), expires_at: issued.expires_at.toISOString() };
+  }
+
+  /**
+   * Revokes every consent session (and with them the tokens issued on them) and every login
+   * session of the subject at Hydra. Returns undefined when both went through, else the sentence
+   * for the 502. Either way the outcome goes into the account's audit trail.
+   */
+  async function revokeAtHydra(req: Request, account: Account, what: 'disabled' | 'deleted'): Promise<string | undefined> {
+    const { subject } = account;
+    const [consent, login] = await Promise.allSettled([
+      hydra.revokeConsentSessions({ subject, all: true }),
+      hydra.revokeAuthenticationSession(subject),
+    ]);
+    const failed: Array<[string, unknown]> = [];
+    if (consent.status === 'rejected') failed.push(['consent sessions', consent.reason]);
+    if (login.status === 'rejected') failed.push(['login sessions', login.reason]);
+    const event = failed.length === 0
+      ? { action: 'sessions.revoked', user_id: account.id, detail: what }
+      : { action: 'sessions.revoke_failed', user_id: account.id, detail: failed.map(([name]) => name.split(' ')[0]).join(',') };
+    try {
+      await store.appendAudit(event, by(req));
+    } catch (err) {
+      // The account change itself is on record (the store wrote it with the change).
+      req.log?.warn({ event: 'audit_failed', action: event.action, err: err instanceof Error ? err.message : String(err) }, 'could not record the Hydra revocation');
+    }
+    if (failed.length === 0) return undefined;
+    const reason = describeError(failed[0]![1], false).message;
+    req.log?.warn({ event: 'sessions_revoke_failed', user: account.id, failed: failed.map(([name]) => name) }, 'revoking Hydra sessions failed');
+    return `The user was ${what}, but Hydra could not revoke their ${failed.map(([name]) => name).join(' and ')}: ${reason} ` +
+      `Until that is done, a remembered session can still sign them in: revoke the sessions of subject ${subject} under Sessions, or retry.`;
+  }
+
+  /** The console's 502 after a disable or delete whose revocation failed: what stands, what is left. */
+  function renderRevokeFailed(req: Request, res: Response, account: Account, what: 'disabled' | 'deleted', message: string): void {
+    res.status(502);
+    renderAdmin(req, res, 'user-revoke-failed', 'users', {
+      title: 'Revoking sessions failed',
+      message,
+      email: account.email,
+      subject: account.subject,
+      what,
+      userHref: what === 'disabled' ? adminUrl(res, userPath(account.id)) : undefined,
+      revokeConsent: adminUrl(res, '/sessions/consent', { subject: account.subject, all: 'true', action: 'delete' }),
+      revokeLogin: adminUrl(res, '/sessions/login', { subject: account.subject, action: 'delete' }),
+    });
+  }
+
+  function renderForm(req: Request, res: Response, locals: { mode: 'create' | 'edit'; form: UserForm; id?: string; error?: string }): void {
+    const cancel = locals.mode === 'create' ? adminUrl(res, '/users') : adminUrl(res, userPath(locals.id ?? ''));
+    renderAdmin(req, res, 'user-form', 'users', {
+      title: locals.mode === 'create' ? 'Create a user' : 'Edit user',
+      ...locals,
+      action: locals.mode === 'create' ? adminUrl(res, '/users') : adminUrl(res, userPath(locals.id ?? '')),
+      cancel,
+      claims: CLAIMS.map((name) => ({ name, ...CLAIM_LABELS[name], value: locals.form.claims[name] })),
+      minPasswordLength: config.passwordPolicy.minLength,
+    });
+  }
+
+  function renderLink(req: Request, res: Response, account: Account, link: { url: string; expires_at: string }, created: boolean): void {
+    res.status(201);
+    renderAdmin(req, res, 'user-link', 'users', {
+      title: created ? 'User created' : 'Set-password link',
+      created,
+      email: account.email,
+      url: link.url,
+      expiresAt: link.expires_at,
+      href: adminUrl(res, userPath(account.id)),
+    });
+  }
+
+  async function renderUser(req: Request, res: Response, account: Account): Promise<void> {
+    const paging = readStorePaging(req);
+    const trail = await store.auditTrail(account.id, { limit: paging.pageSize ?? 20, before: paging.pageToken });
+    const links = storePager(res, trail.next, userPath(account.id, '/audit'), {}, paging);
+    const path = userPath(account.id);
+    renderAdmin(req, res, 'user', 'users', {
+      title: account.profile.name || account.email,
+      account: {
+        id: account.id,
+        subject: account.subject,
+        email: account.email,
+        name: account.profile.name ?? '',
+        emailVerified: account.email_verified,
+        disabled: account.disabled,
+        hasPassword: account.has_password,
+        createdAt: account.created_at.toISOString(),
+        updatedAt: account.updated_at.toISOString(),
+        passwordChangedAt: account.password_changed_at?.toISOString() ?? '',
+      },
+      profile: profileRows(account),
+      events: trail.items.map((event) => ({
+        at: event.at.toISOString(),
+        action: ACTION_LABELS[event.action] ?? event.action,
+        code: event.action,
+        actor: event.actor,
+        ip: event.ip ?? '',
+        detail: event.detail ?? '',
+      })),
+      pager: links,
+      self: adminUrl(res, path),
+      edit: adminUrl(res, path, { action: 'edit' }),
+      disable: adminUrl(res, path, { action: 'disable' }),
+      reset: adminUrl(res, path, { action: 'reset' }),
+      remove: adminUrl(res, path, { action: 'delete' }),
+      sessions: adminUrl(res, '/sessions/consent', { subject: account.subject }),
+    });
+  }
+
+  router.get('/users', async (req, res) => {
+    if (!isApi(res) && field(req.query, 'action') === 'new') {
+      renderForm(req, res, { mode: 'create', form: emptyForm() });
+      return;
+    }
+    const search = field(req.query, 'search')?.trim() ?? '';
+    if (search.length > MAX_SEARCH) throw new HttpError(400, `search: is longer than ${MAX_SEARCH} characters`);
+    const paging = readStorePaging(req);
+    const page = await store.list({ search: search || undefined, limit: paging.pageSize, after: paging.pageToken });
+    const links = storePager(res, page.next, '/users', { search: search || undefined }, paging);
+    if (isApi(res)) {
+      res.json(page.items.map(userJson));
+      return;
+    }
+    renderAdmin(req, res, 'users', 'users', {
+      title: 'Users',
+      search,
+      pager: links,
+      create: adminUrl(res, '/users', { action: 'new' }),
+      users: page.items.map((account) => ({
+        email: account.email,
+        name: account.profile.name ?? '',
+        disabled: account.disabled,
+        hasPassword: account.has_password,
+        createdAt: account.created_at.toISOString(),
+        href: adminUrl(res, userPath(account.id)),
+      })),
+    });
+  });
+
+  router.post('/users', async (req, res) => {
+    if (isApi(res)) {
+      const body = parseOr400(createSchema, bodyObject(req));
+      const input: NewAccount = {
+        email: body.email,
+        password: body.password,
+        subject: body.subject,
+        email_verified: body.email_verified,
+        disabled: body.disabled,
+        profile: pickClaims(body) as ProfileClaims,
+      };
+      const account = await store.create(input, by(req));
+      const answer = userJson(account);
+      if (body.password === undefined && !account.disabled) {
+        const link = await issueLink(req, account);
+        Object.assign(answer, { set_password_url: link.url, set_password_expires_at: link.expires_at });
+      }
+      res.location(adminUrl(res, userPath(account.id))).status(201).json(answer);
+      return;
+    }
+    const form = readForm(req.body);
+    const password = field(req.body, 'password') ?? '';
+    let created: Account | undefined;
+    let link: { url: string; expires_at: string } | undefined;
+    const error = await attempt(res, async () => {
+      requireEmail(form.email);
+      if (form.credential === 'password' && password === '') throw new HttpError(400, 'password: enter one, or choose to send a set-password link');
+      created = await store.create(
+        {
+          email: form.email,
+          email_verified: form.email_verified,
+          password: form.credential === 'password' ? password : undefined,
+          profile: Object.fromEntries(Object.entries(form.claims).filter(([, value]) => value !== '')) as ProfileClaims,
+        },
+        by(req),
+      );
+    });
+    if (error !== undefined || !created) {
+      renderForm(req, res, { mode: 'create', form, error });
+      return;
+    }
+    if (form.credential === 'link') link = await issueLink(req, created);
+    if (link) {
+      renderLink(req, res, created, link, true);
+      return;
+    }
+    redirectDone(res, userPath(created.id), {}, 'created');
+  });
+
+  router.get('/users/:id', async (req, res) => {
+    const account = await load(req.params.id);
+    if (isApi(res)) {
+      res.json(userJson(account));
+      return;
+    }
+    const path = userPath(account.id);
+    const facts: Array<[string, string]> = [['Email', account.email], ['Name', account.profile.name ?? ''], ['Subject', account.subject]];
+    switch (field(req.query, 'action')) {
+      case 'edit':
+        renderForm(req, res, { mode: 'edit', id: account.id, form: formFromAccount(account) });
+        return;
+      case 'delete':
+        renderConfirm(req, res, 'users', {
+          title: 'Delete user',
+          message: 'The account is deleted and can no longer sign in; their consent and login sessions at Hydra are revoked, and with them the tokens issued to applications. The subject is never given to anyone again. This cannot be undone.',
+          facts,
+          action: adminUrl(res, path),
+          method: 'DELETE',
+          button: 'Delete user',
+          cancel: adminUrl(res, path),
+        });
+        return;
+      case 'disable':
+        renderConfirm(req, res, 'users', {
+          title: 'Disable user',
+          message: 'They can no longer sign in (they are told the email address or password is incorrect), and their consent and login sessions at Hydra are revoked, with the tokens issued on them. Enabling the account again restores sign-in, not the sessions.',
+          facts,
+          action: adminUrl(res, path),
+          method: 'POST',
+          fields: { _method: 'PATCH', disabled: 'true' },
+          button: 'Disable user',
+          cancel: adminUrl(res, path),
+        });
+        return;
+      case 'reset':
+        renderConfirm(req, res, 'users', {
+          title: 'Reset password',
+          message: `A one-time link lets whoever opens it set a new password for this account, within ${SET_PASSWORD_LINK_TTL_SECONDS / 3600} hours. It is shown to you once: pass it on to the person yourself. An earlier link stops working; the current password keeps working until the new one is set.`,
+          facts,
+          action: adminUrl(res, userPath(account.id, '/set-password-link')),
+          method: 'POST',
+          button: 'Issue link',
+          cancel: adminUrl(res, path),
+        });
+        return;
+      default:
+        await renderUser(req, res, account);
+    }
+  });
+
+  router.get('/users/:id/audit', async (req, res) => {
+    const account = await load(req.params.id);
+    if (!isApi(res)) {
+      await renderUser(req, res, account);
+      return;
+    }
+    const paging = readStorePaging(req);
+    const trail = await store.auditTrail(account.id, { limit: paging.pageSize, before: paging.pageToken });
+    storePager(res, trail.next, userPath(account.id, '/audit'), {}, paging);
+    res.json(trail.items.map(auditJson));
+  });
+
+  /** Disables or enables; a disable always revokes at Hydra (so repeating it retries a failed revocation). */
+  async function applyDisabled(req: Request, account: Account, disabled: boolean): Promise<{ account: Account; failure?: string }> {
+    let current = account;
+    if (account.disabled !== disabled) current = (await store.setDisabled(account.id, disabled, by(req))) ?? (await load(account.id));
+    return { account: current, failure: disabled ? await revokeAtHydra(req, current, 'disabled') : undefined };
+  }
+
+  router.patch('/users/:id', async (req, res) => {
+    const account = await load(req.params.id);
+    if (isApi(res)) {
+      const raw = bodyObject(req);
+      if ('password' in raw) throw new HttpError(400, 'password: cannot be set here; POST /admin/users/:id/set-password-link issues a one-time link for the person to set it');
+      const body = parseOr400(patchSchema, raw);
+      const patch: AccountPatch = {};
+      if (body.email !== undefined) patch.email = body.email;
+      if (body.email_verified !== undefined) patch.email_verified = body.email_verified;
+      const claims = pickClaims(body) as ProfilePatch;
+      if (Object.keys(claims).length > 0) patch.profile = claims;
+      let current = account;
+      if (Object.keys(patch).length > 0) current = (await store.update(account.id, patch, by(req))) ?? (await load(account.id));
+      if (body.disabled !== undefined) {
+        const result = await applyDisabled(req, current, body.disabled);
+        if (result.failure) throw new HttpError(502, result.failure, { expose: true, title: 'Revoking sessions failed' });
+        current = result.account;
+      }
+      res.json(userJson(current));
+      return;
+    }
+    const disabled = field(req.body, 'disabled');
+    if (disabled === 'true' || disabled === 'false') {
+      const result = await applyDisabled(req, account, disabled === 'true');
+      if (result.failure) {
+        renderRevokeFailed(req, res, result.account, 'disabled', result.failure);
+        return;
+      }
+      redirectDone(res, userPath(account.id), {}, disabled === 'true' ? 'disabled' : 'enabled');
+      return;
+    }
+    const form = readForm(req.body);
+    const error = await attempt(res, async () => {
+      requireEmail(form.email);
+      const profile = Object.fromEntries(CLAIMS.map((name) => [name, form.claims[name] === '' ? null : form.claims[name]])) as ProfilePatch;
+      // A changed address is unverified (the store's rule): the box only speaks for the address it was shown with.
+      const sameAddress = canonicalEmail(form.email) === canonicalEmail(account.email);
+      await store.update(account.id, { email: form.email, ...(sameAddress ? { email_verified: form.email_verified } : {}), profile }, by(req));
+    });
+    if (error !== undefined) {
+      renderForm(req, res, { mode: 'edit', id: account.id, form, error });
+      return;
+    }
+    redirectDone(res, userPath(account.id), {}, 'saved');
+  });
+
+  router.delete('/users/:id', async (req, res) => {
+    const account = await load(req.params.id);
+    // Another request may have deleted it meanwhile: then it is simply not there.
+    if (!(await store.delete(account.id, by(req)))) throw new HttpError(404, 'There is no user with this id.', { title: 'User not found' });
+    const failure = await revokeAtHydra(req, account, 'deleted');
+    if (isApi(res)) {
+      if (failure) throw new HttpError(502, failure, { expose: true, title: 'Revoking sessions failed' });
+      res.status(204).end();
+      return;
+    }
+    if (failure) {
+      renderRevokeFailed(req, res, account, 'deleted', failure);
+      return;
+    }
+    redirectDone(res, '/users', {}, 'deleted');
+  });
+
+  router.post('/users/:id/set-password-link', async (req, res) => {
+    const account = await load(req.params.id);
+    if (isApi(res)) {
+      const body = parseOr400(linkSchema, bodyObject(req));
+      res.status(201).json(await issueLink(req, account, body.expires_in));
+      return;
+    }
+    renderLink(req, res, account, await issueLink(req, account), false);
+  });
+
+  return router;
+}
