@@ -9,6 +9,7 @@ import type { Config } from './config.js';
 import { demoRouter } from './demo/index.js';
 import { errorPageRouter } from './flows/error.js';
 import { consentRouter } from './flows/consent.js';
+import { deviceRouter } from './flows/device.js';
 import { loginRouter } from './flows/login.js';
 import { logoutRouter } from './flows/logout.js';
 import { healthRouter } from './health.js';
@@ -16,9 +17,11 @@ import type { HydraAdmin } from './hydra/client.js';
 import { csrfProtection } from './http/csrf.js';
 import { errorHandler, notFound } from './http/errors.js';
 import { requestLogger } from './http/logging.js';
-import { loginLimits } from './http/rate-limit.js';
+import { countResponses, metricsRoute } from './http/metrics.js';
+import { deviceLimits, loginLimits } from './http/rate-limit.js';
 import { noStore, securityHeaders } from './http/security.js';
 import { ejsViews } from './http/views.js';
+import type { Metrics } from './metrics.js';
 import type { RedisConnection } from './redis.js';
 import type { AccountStore } from './users/accounts.js';
 import type { UserStore } from './users/store.js';
@@ -37,6 +40,11 @@ export interface AppDeps {
   sessionStore: Store;
   /** With REDIS_URL: the connection sessions and rate-limit counters share (closed on shutdown). */
   redis?: RedisConnection;
+  /**
+   * Prometheus metrics (src/metrics.ts): built by deps.ts when METRICS_TOKEN or METRICS_PORT is
+   * set, by tests with createMetrics(). Without it nothing is counted and there is no /metrics.
+   */
+  metrics?: Metrics;
 }
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -70,16 +78,25 @@ export function createApp(deps: AppDeps) {
     next();
   };
 
+  const { metrics } = deps;
   app.use(requestLogger(deps.logger));
+  if (metrics) app.use(countResponses(metrics));
   app.use(securityHeaders(config));
   site.use('/assets', express.static(path.join(ROOT, 'public'), { maxAge: '1h', index: false }));
   site.use('/health', healthRouter(deps.hydra, deps.redis));
+  // The Prometheus scrape, behind METRICS_TOKEN. With METRICS_PORT it is on that listener
+  // instead (src/server.ts), and with neither key it does not exist: a plain 404.
+  if (metrics && config.metrics.token !== undefined && config.metrics.port === undefined) {
+    site.get('/metrics', metricsRoute(metrics, config.metrics.token));
+  }
 
-  // The flows Hydra sends the browser to: urls.login, urls.consent, urls.logout, urls.error.
-  site.use(['/login', '/consent', '/logout'], flowPage, noStore, ...forms, csrf);
-  site.use(loginRouter(deps, loginLimits(config, deps.redis)));
+  // The flows Hydra sends the browser to: urls.login, urls.consent, urls.logout, urls.error,
+  // and (Hydra v25.4+) urls.device.verification at /device, urls.device.success at /device/success.
+  site.use(['/login', '/consent', '/logout', '/device'], flowPage, noStore, ...forms, csrf);
+  site.use(loginRouter(deps, loginLimits(config, deps.redis, () => metrics?.flowOutcome('login', 'rate_limited'))));
   site.use(consentRouter(deps));
   site.use(logoutRouter(deps));
+  site.use(deviceRouter(deps, deviceLimits(config, deps.redis, () => metrics?.flowOutcome('device', 'rate_limited'))));
   site.use(errorPageRouter());
   // The demo relying party; its router brings its own body parser, session and CSRF.
   if (config.demo) site.use('/demo', demoRouter(deps));

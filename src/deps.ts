@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import { createHydraAdmin } from './hydra/client.js';
 import { createLogger } from './http/logging.js';
 import { BoundedMemoryStore, redisSessionStore } from './http/session.js';
+import { createMetrics } from './metrics.js';
 import { createRedisConnection } from './redis.js';
 import { seedDemoUser } from './users/demo.js';
 import { importUserFile } from './users/import.js';
@@ -12,17 +13,21 @@ import { openAccountStore } from './users/sql/store.js';
 
 /** Builds the production collaborators from the config: the only place that does I/O before listen. */
 export async function buildDeps(config: Config, logger = createLogger({ level: config.logLevel, pretty: !config.production && process.stdout.isTTY })): Promise<AppDeps> {
+  // Only when they are served (METRICS_TOKEN or METRICS_PORT): otherwise nothing is counted at all.
+  const metrics = config.metrics.enabled ? createMetrics({ clientLabel: config.metrics.clientLabel, defaultMetrics: true }) : undefined;
   const hydra = createHydraAdmin({
     baseUrl: config.hydra.adminUrl,
     apiVersion: config.hydra.apiVersion,
     timeoutMs: config.hydra.timeoutMs,
     token: config.hydra.adminToken,
+    onCall: metrics?.hydraCall,
   });
   // The user database (DATABASE_URL), opened and migrated before listen. Unlike Redis it is
   // required: unreachable, start-up stops with one line naming it (StoreUnavailableError).
   const accounts = await openAccountStore(config.database.target, {
     passwordPolicy: config.passwordPolicy,
     onIdleError: (error) => logger.warn({ database: config.database.description, error: error.message }, 'database connection lost; the next query reconnects'),
+    onQuery: metrics?.databaseQuery,
   });
   const users = accounts;
   logger.info({ database: accounts.description, migrated: accounts.appliedMigrations }, 'user database ready');
@@ -43,11 +48,11 @@ export async function buildDeps(config: Config, logger = createLogger({ level: c
   if (config.account?.registerClient) await keepAccountClientRegistered(hydra, config, logger);
   if (!config.redisUrl) {
     logger.info('sessions are per-process (set REDIS_URL to share them between instances)');
-    return { config, hydra, users, accounts, mailer, logger, sessionStore: new BoundedMemoryStore() };
+    return { config, hydra, users, accounts, mailer, logger, sessionStore: new BoundedMemoryStore(), metrics };
   }
   // Never blocks start-up for long: without Redis the app serves, answers 503 where it needs
   // Redis, reports not-ready, and recovers by itself when Redis comes.
-  const redis = createRedisConnection({ url: config.redisUrl, logger });
+  const redis = createRedisConnection({ url: config.redisUrl, logger, onCommand: metrics?.redisCommand });
   if (!(await redis.waitUntilReady(5000))) logger.warn('redis is not reachable yet; retrying in the background');
-  return { config, hydra, users, accounts, mailer, logger, sessionStore: redisSessionStore(redis), redis };
+  return { config, hydra, users, accounts, mailer, logger, sessionStore: redisSessionStore(redis), redis, metrics };
 }

@@ -4,6 +4,7 @@ import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { buildDeps } from './deps.js';
 import { drainable } from './http/drain.js';
+import { metricsListener } from './http/metrics.js';
 
 /** A request's headers must arrive within this (or REQUEST_TIMEOUT, if shorter), else 408. */
 const HEADERS_TIMEOUT_MS = 20_000;
@@ -60,6 +61,22 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
+  // METRICS_PORT: the Prometheus scrape on a listener of its own (METRICS_HOST, loopback by
+  // default), so the app's port never serves it. It keeps answering while the app drains.
+  const { metrics } = deps;
+  const metricsPort = config.metrics.port;
+  let metricsServer: Server | undefined;
+  if (metrics && metricsPort !== undefined) {
+    const listener = createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, metricsListener(metrics, config.metrics.token));
+    metricsServer = listener;
+    listener.listen(metricsPort, config.metrics.host);
+    listener.on('listening', () => logger.info({ port: metricsPort, host: config.metrics.host, token: config.metrics.token !== undefined }, 'metrics listening'));
+    listener.on('error', (err: NodeJS.ErrnoException) => {
+      logger.fatal({ error: err.code }, err.code === 'EADDRINUSE' ? `METRICS_PORT ${metricsPort} is already in use` : err.message);
+      process.exit(1);
+    });
+  }
+
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -71,6 +88,11 @@ async function main(): Promise<void> {
     }, config.shutdownTimeoutMs);
     await drain.drain();
     clearTimeout(deadline);
+    if (metricsServer) {
+      const closed = new Promise((resolve) => metricsServer.close(resolve));
+      metricsServer.closeAllConnections();
+      await closed;
+    }
     // Redis last: in-flight requests may still have needed it for their session or counters.
     await Promise.race([deps.redis?.close(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]).catch(() => {});
     logger.info('stopped');

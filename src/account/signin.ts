@@ -47,7 +47,7 @@ export function signInRoutes(deps: AppDeps) {
       return await oidc.configuration();
     } catch (err) {
       log(req).warn({ event: 'account_discovery_failed', error: err instanceof Error ? err.message : String(err) }, 'account area: OpenID discovery at Hydra failed');
-      throw new HttpError(502, 'The sign-in service could not be reached. Please try again in a moment.', { title: 'The sign-in service is unavailable', cause: err });
+      throw new HttpError(502, 'The sign-in service could not be reached. Please try again in a moment.', { title: 'The sign-in service is unavailable', expose: true, cause: err });
     }
   }
 
@@ -132,6 +132,8 @@ export function signInRoutes(deps: AppDeps) {
   /** Ends our session (and its cookie). */
   async function endSession(req: Request, res: Response): Promise<void> {
     await destroySession(req);
+    // csurf's token lived in that session: a page rendered after this has none to offer.
+    delete res.locals.csrfToken;
     res.clearCookie(cookie.name, { path: cookie.path, httpOnly: true, sameSite: 'lax', secure: config.secureCookies || (config.trustProxy !== false && req.secure) });
   }
 

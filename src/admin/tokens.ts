@@ -84,7 +84,7 @@ export function tokenRoutes({ hydra }: AppDeps): Router {
       const client = await hydra.getOAuth2Client(clientId);
       renderConfirm(req, res, 'tokens', {
         title: "Delete a client's tokens",
-        message: 'Every access and refresh token issued to this client stops working. People keep their consent, so the client can get new tokens.',
+        message: "Every access token issued to this client stops working. Hydra keeps its refresh tokens (both v1.11 and v2.3 delete access tokens only): to end those too, revoke the people's consent sessions for this client.",
         facts: [['Client', client.client_name || clientId], ['Client ID', clientId]],
         action: adminUrl(res, '/tokens', { client_id: clientId }),
         method: 'DELETE',

@@ -8,6 +8,7 @@ import { idTokenClaims } from '../users/claims.js';
 import type { UserStore } from '../users/store.js';
 import { readChallenge, readCheckbox, readStringList } from './challenge.js';
 import { clientRedirectTargets, clientView } from './client-view.js';
+import { isDeviceRequestUrl } from './device.js';
 import { DENIED, redirectAsHydraSays } from './redirect.js';
 import { describeScope } from './scopes.js';
 
@@ -77,11 +78,31 @@ export function scopeBoxes(requested: readonly string[], checked: boolean): Scop
   });
 }
 
+/**
+ * Whether to accept without a screen. `skip`: a remembered consent covers these scopes, and we
+ * must not show UI then. Otherwise a first-party client: `skip_consent`, which the operator sets
+ * on a client it trusts (Hydra never enforces it; it is a hint for us), or the account area's
+ * own client (also on Hydra v1, which has no skip_consent). Not, though, in a device sign-in by
+ * a public client: Hydra itself never skips consent there ("Device initiated flows are never
+ * allowed to skip consent", consent/strategy_default.go), since nothing proves which device the
+ * code was typed for; so neither do we. Where Hydra says skip=false, the hint is all we add.
+ */
+export function skipsConsent(consentRequest: ConsentRequest, accountClientId?: string): boolean {
+  if (consentRequest.skip) return true;
+  const client = consentRequest.client;
+  const firstParty = Boolean(client?.skip_consent) || (accountClientId !== undefined && client?.client_id === accountClientId);
+  if (!firstParty) return false;
+  const publicClient = client?.token_endpoint_auth_method === 'none';
+  return !(publicClient && isDeviceRequestUrl(consentRequest.request_url));
+}
+
 function renderConsent(res: Response, consentRequest: ConsentRequest, challenge: string, preselect: boolean): void {
   allowFormTargets(res, [consentRequest.request_url, ...clientRedirectTargets(consentRequest.client)]);
   res.render('consent', {
     title: 'Allow access',
     challenge,
+    // A device sign-in (RFC 8628): the page says so, and names the client the device runs.
+    device: isDeviceRequestUrl(consentRequest.request_url),
     application: clientView(consentRequest.client),
     subject: clip(consentRequest.subject ?? ''),
     // Unticked unless CONSENT_PRESELECT_SCOPES: a person grants a scope by ticking it, as on
@@ -97,19 +118,16 @@ async function acceptAndRedirect(hydra: HydraAdmin, res: Response, challenge: st
   redirectAsHydraSays(res, redirect_to);
 }
 
-export function consentRouter({ hydra, users, config }: AppDeps): Router {
+export function consentRouter({ hydra, users, config, metrics }: AppDeps): Router {
   const router = Router();
 
   router.get('/consent', async (req, res) => {
     const challenge = readChallenge(req.query.consent_challenge, 'consent_challenge');
     const consentRequest = await hydra.getConsentRequest(challenge);
-    // skip: a remembered consent covers these scopes. skip_consent: a first-party client the
-    // operator trusts (Hydra never enforces it; it is a hint for us). Either way, no screen.
-    // The account area's own client is first party too, also on Hydra v1, which has no skip_consent.
-    const firstParty = consentRequest.client?.skip_consent || (config.account !== undefined && consentRequest.client?.client_id === config.account.clientId);
-    if (consentRequest.skip || firstParty) {
+    if (skipsConsent(consentRequest, config.account?.clientId)) {
       const grant = consentRequest.requested_scope ?? [];
       await acceptAndRedirect(hydra, res, challenge, await consentAcceptance(users, consentRequest, grant, undefined));
+      metrics?.flowOutcome('consent', 'skipped', consentRequest.client?.client_id);
       return;
     }
     renderConsent(res, consentRequest, challenge, config.consentPreselectScopes);
@@ -120,6 +138,8 @@ export function consentRouter({ hydra, users, config }: AppDeps): Router {
 
     if (req.body.action === 'reject') {
       const { redirect_to } = await hydra.rejectConsentRequest(challenge, DENIED);
+      // No client label here: a reject needs no GET, and we add none for a label.
+      metrics?.flowOutcome('consent', 'denied');
       redirectAsHydraSays(res, redirect_to);
       return;
     }
@@ -130,6 +150,8 @@ export function consentRouter({ hydra, users, config }: AppDeps): Router {
     const grant = (consentRequest.requested_scope ?? []).filter((scope) => ticked.has(scope));
     const remember = { remember: readCheckbox(req.body.remember), remember_for: config.consentRememberFor };
     await acceptAndRedirect(hydra, res, challenge, await consentAcceptance(users, consentRequest, grant, remember));
+    const everything = (consentRequest.requested_scope ?? []).every((scope) => ticked.has(scope));
+    metrics?.flowOutcome('consent', everything ? 'granted' : 'partially_granted', consentRequest.client?.client_id);
   });
 
   return router;

@@ -5,7 +5,6 @@ import { HttpError } from '../http/errors.js';
 import { recordDeviceOutcome } from '../http/rate-limit.js';
 import { allowFormTargets } from '../http/security.js';
 import { clip } from '../http/text.js';
-import { safeHttpUrl } from '../http/urls.js';
 import { readChallenge, readString } from './challenge.js';
 import { hydraRedirectTarget } from './redirect.js';
 
@@ -142,9 +141,14 @@ export function deviceRouter({ hydra, config, metrics }: AppDeps, limit: Request
   return router;
 }
 
-/** True when Hydra's `request_url` of a login or consent request is its device verify endpoint (v25.4+). */
+/**
+ * True when a login or consent request belongs to a device sign-in. Hydra v26.2's consent request
+ * has no field that says so (its flow's device_challenge_id stays inside the encrypted challenge);
+ * what it does say is the request_url, which for a device flow is its own
+ * <public>/oauth2/device/verify?client_id=… (consent/strategy_default.go forwardDeviceRequest and
+ * acceptUserCodeRequest), where any other flow has /oauth2/auth?….
+ */
 export function isDeviceRequestUrl(requestUrl: string | null | undefined): boolean {
-  const url = safeHttpUrl(requestUrl ?? undefined) ?? (requestUrl && URL.canParse(requestUrl, 'http://hydra.invalid') ? new URL(requestUrl, 'http://hydra.invalid').href : undefined);
-  if (!url) return false;
-  return new URL(url).pathname.replace(/\/+$/, '').endsWith('/oauth2/device/verify');
+  if (!requestUrl || !URL.canParse(requestUrl, 'http://hydra.invalid')) return false;
+  return new URL(requestUrl, 'http://hydra.invalid').pathname.replace(/\/+$/, '').endsWith('/oauth2/device/verify');
 }

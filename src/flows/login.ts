@@ -57,7 +57,7 @@ const BUSY_RETRY_AFTER = 2;
  * `limit` runs before a login POST is checked: the brute-force limits, which count every attempt
  * that does not prove the password (see loginAttemptFailed in http/rate-limit.ts).
  */
-export function loginRouter({ hydra, users, config }: AppDeps, limit: RequestHandler[] = []): Router {
+export function loginRouter({ hydra, users, config, metrics }: AppDeps, limit: RequestHandler[] = []): Router {
   const router = Router();
   // Every password check of this app goes through one bounded queue (users/work-queue.ts).
   const passwordChecks = createWorkQueue(config.passwordChecks);
@@ -72,10 +72,12 @@ export function loginRouter({ hydra, users, config }: AppDeps, limit: RequestHan
       if (!(await users.findBySubject(loginRequest.subject))) {
         req.log.info({ event: 'login_skip_refused' }, 'remembered login refused: the account is disabled or gone');
         const { redirect_to } = await hydra.rejectLoginRequest(challenge, ACCOUNT_UNAVAILABLE);
+        metrics?.flowOutcome('login', 'rejected', loginRequest.client.client_id);
         redirectAsHydraSays(res, redirect_to);
         return;
       }
       const { redirect_to } = await hydra.acceptLoginRequest(challenge, { subject: loginRequest.subject });
+      metrics?.flowOutcome('login', 'skipped', loginRequest.client.client_id);
       redirectAsHydraSays(res, redirect_to);
       return;
     }
@@ -91,6 +93,7 @@ export function loginRouter({ hydra, users, config }: AppDeps, limit: RequestHan
     if (req.body.action === 'reject') {
       recordLoginOutcome(res, 'denied');
       const { redirect_to } = await hydra.rejectLoginRequest(challenge, DENIED);
+      metrics?.flowOutcome('login', 'rejected');
       redirectAsHydraSays(res, redirect_to);
       return;
     }
@@ -109,6 +112,7 @@ export function loginRouter({ hydra, users, config }: AppDeps, limit: RequestHan
       } catch (err) {
         if (!(err instanceof WorkQueueFullError)) throw err;
         recordLoginOutcome(res, 'busy');
+        metrics?.flowOutcome('login', 'busy', loginRequest.client.client_id);
         req.log.warn({ event: 'login_busy', running: err.running, waiting: err.waiting }, 'too many password checks at once');
         res.set('Retry-After', String(BUSY_RETRY_AFTER));
         throw new HttpError(503, 'Too many sign-ins are being checked right now. Please try again in a moment.', {
@@ -122,6 +126,7 @@ export function loginRouter({ hydra, users, config }: AppDeps, limit: RequestHan
 
     if (!user) {
       recordLoginOutcome(res, 'wrong');
+      metrics?.flowOutcome('login', 'failed_password', loginRequest.client.client_id);
       req.log.info({ event: 'login_failed', account: email ? accountTag(email) : undefined }, 'login failed');
       // The Hydra request stays open: the person simply tries again.
       res.status(401);
@@ -142,6 +147,7 @@ export function loginRouter({ hydra, users, config }: AppDeps, limit: RequestHan
       amr: ['pwd'],
       context: loginContext(user),
     });
+    metrics?.flowOutcome('login', 'accepted', loginRequest.client.client_id);
     req.log.info({ event: 'login_succeeded', account: accountTag(user.email) }, 'login succeeded');
     redirectAsHydraSays(res, redirect_to);
   });

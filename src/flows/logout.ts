@@ -5,7 +5,7 @@ import { readChallenge } from './challenge.js';
 import { clientView } from './client-view.js';
 import { hydraRedirectTarget, redirectAsHydraSays } from './redirect.js';
 
-export function logoutRouter({ hydra, config }: AppDeps): Router {
+export function logoutRouter({ hydra, config, metrics }: AppDeps): Router {
   const router = Router();
 
   router.get('/logout', async (req, res) => {
@@ -16,6 +16,7 @@ export function logoutRouter({ hydra, config }: AppDeps): Router {
     const trusted = logoutRequest.client?.skip_logout_consent || (config.account !== undefined && logoutRequest.client?.client_id === config.account.clientId);
     if (logoutRequest.rp_initiated && trusted) {
       const { redirect_to } = await hydra.acceptLogoutRequest(challenge);
+      metrics?.flowOutcome('logout', 'skipped', logoutRequest.client?.client_id);
       redirectAsHydraSays(res, redirect_to);
       return;
     }
@@ -38,6 +39,7 @@ export function logoutRouter({ hydra, config }: AppDeps): Router {
     const challenge = readChallenge(req.body?.challenge, 'logout_challenge');
     if (req.body.action === 'accept') {
       const { redirect_to } = await hydra.acceptLogoutRequest(challenge);
+      metrics?.flowOutcome('logout', 'accepted');
       if (config.hydra.publicUrl) {
         redirectAsHydraSays(res, redirect_to);
         return;
@@ -51,6 +53,7 @@ export function logoutRouter({ hydra, config }: AppDeps): Router {
     // "No": Hydra answers 204 and forgets the request; the session stays, and so do we.
     const logoutRequest = await hydra.getLogoutRequest(challenge).catch(() => undefined);
     await hydra.rejectLogoutRequest(challenge);
+    metrics?.flowOutcome('logout', 'cancelled', logoutRequest?.client?.client_id);
     res.render('logout-cancelled', {
       title: 'Still signed in',
       application: logoutRequest?.rp_initiated && logoutRequest.client ? clientView(logoutRequest.client) : undefined,

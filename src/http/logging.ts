@@ -4,7 +4,7 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 import type { RequestHandler } from 'express';
 
 /** Query parameters whose values are secrets or one-time credentials: never logged. */
-const SECRET_PARAM = /(_challenge|_verifier|_hint|^code|^token|^state|^password|^challenge|secret|^access_token|^refresh_token|^id_token)$/i;
+const SECRET_PARAM = /(_challenge|_verifier|_hint|^code|^user_code|^token|^state|^password|^challenge|secret|^access_token|^refresh_token|^id_token)$/i;
 
 const REDACTED = '[redacted]';
 
@@ -54,6 +54,9 @@ const SECRET_KEYS = [
   'login_verifier',
   'consent_verifier',
   'logout_verifier',
+  'device_challenge',
+  'device_verifier',
+  'user_code',
   'client_secret',
   'cookie',
   'cookies',

@@ -192,22 +192,25 @@ describeEachHydra(targets, 'admin router against a real Hydra', (target) => {
     expect((await stack.admin('GET', `/admin/keys/${set}`)).status).toBe(404);
   });
 
-  it.runIf(target.apiVersion === 'v2')('JSON Web Keys HS256 on v2: generating is refused, an uploaded secret makes the same round trip', async () => {
-    const set = `e2e-hs-${randomUUID()}`;
-    const refused = await stack.admin('POST', `/admin/keys/${set}`, { alg: 'HS256', kid: 'e2e-key', use: 'sig' });
-    expect(refused.status).toBe(400);
-    expect(refused.body.error_description).toContain('Unsupported key algorithm');
+  // Only registered on v2, so a CI run on both versions has nothing skipped.
+  if (target.apiVersion === 'v2') {
+    it('JSON Web Keys HS256 on v2: generating is refused, an uploaded secret makes the same round trip', async () => {
+      const set = `e2e-hs-${randomUUID()}`;
+      const refused = await stack.admin('POST', `/admin/keys/${set}`, { alg: 'HS256', kid: 'e2e-key', use: 'sig' });
+      expect(refused.status).toBe(400);
+      expect(refused.body.error_description).toContain('Unsupported key algorithm');
 
-    const secret = { kty: 'oct', kid: 'e2e-key', alg: 'HS256', use: 'sig', k: 'pBWEiPGxW09P2IuMLzv5xw' };
-    expect((await stack.admin('PUT', `/admin/keys/${set}/e2e-key`, secret)).status).toBe(200);
-    const read = await stack.admin('GET', `/admin/keys/${set}/e2e-key`);
-    expect(read.body.keys).toEqual([secret]);
-    expect((await stack.admin('PUT', `/admin/keys/${set}/e2e-key`, read.body.keys[0])).body).toEqual(secret);
-    const whole = await stack.admin('GET', `/admin/keys/${set}`);
-    expect((await stack.admin('PUT', `/admin/keys/${set}`, whole.body)).status).toBe(200);
-    expect((await stack.admin('GET', `/admin/keys/${set}`)).body).toEqual({ keys: [secret] });
-    expect((await stack.admin('DELETE', `/admin/keys/${set}`)).status).toBe(204);
-  });
+      const secret = { kty: 'oct', kid: 'e2e-key', alg: 'HS256', use: 'sig', k: 'pBWEiPGxW09P2IuMLzv5xw' };
+      expect((await stack.admin('PUT', `/admin/keys/${set}/e2e-key`, secret)).status).toBe(200);
+      const read = await stack.admin('GET', `/admin/keys/${set}/e2e-key`);
+      expect(read.body.keys).toEqual([secret]);
+      expect((await stack.admin('PUT', `/admin/keys/${set}/e2e-key`, read.body.keys[0])).body).toEqual(secret);
+      const whole = await stack.admin('GET', `/admin/keys/${set}`);
+      expect((await stack.admin('PUT', `/admin/keys/${set}`, whole.body)).status).toBe(200);
+      expect((await stack.admin('GET', `/admin/keys/${set}`)).body).toEqual({ keys: [secret] });
+      expect((await stack.admin('DELETE', `/admin/keys/${set}`)).status).toBe(204);
+    });
+  }
 
   it('console: a generated key is listed and linked by the kid Hydra gave it; its page replaces it with the same key', async () => {
     const d = await signInToConsole();

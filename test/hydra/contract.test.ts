@@ -30,6 +30,15 @@ interface Parameter { in: string; name: string; $ref?: string }
 interface OperationSpec { operationId: string; parameters?: Parameter[]; requestBody?: Json }
 interface Spec { swagger?: string; openapi?: string; paths: Record<string, Record<string, OperationSpec>>; components?: Json; definitions?: Json }
 
+/** Whether the Hydra release a spec file is from predates `since` ('v25.4'): the device grant is not in v2.3.0's spec. */
+function predates(file: string, since: string | undefined): boolean {
+  if (since === undefined) return false;
+  const release = /v(\d+)\.(\d+)/.exec(file)!.slice(1).map(Number);
+  const first = /v(\d+)\.(\d+)/.exec(since)!.slice(1).map(Number);
+  return release[0]! < first[0]! || (release[0] === first[0] && release[1]! < first[1]!);
+}
+const sinceOf = (operation: OperationName) => (OPERATIONS[operation] as { since?: string }).since;
+
 const loadSpec = (file: string) => JSON.parse(readFileSync(path.join(SPEC_DIR, file), 'utf8')) as Spec;
 const pointerTo = (...tokens: string[]) => tokens.map((t) => encodeURIComponent(t.replaceAll('~', '~0').replaceAll('/', '~1'))).join('/');
 const PLACEHOLDERS = { id: '{id}', set: '{set}', kid: '{kid}' };
@@ -134,6 +143,9 @@ async function captureRequests(version: ApiVersion, fake: FakeHydra): Promise<Ma
   await run('getLogoutRequest', () => hydra.getLogoutRequest(logout));
   await run('acceptLogoutRequest', () => hydra.acceptLogoutRequest(logout));
   await run('rejectLogoutRequest', () => hydra.rejectLogoutRequest(fake.addLogoutRequest()));
+  if (version === 'v2') {
+    await run('acceptUserCodeRequest', () => hydra.acceptUserCodeRequest(fake.addDeviceChallenge(), fake.addUserCode({ userCode: 'aBcD3467' })));
+  }
 
   const client: OAuth2Client = {
     client_id: 'shop', client_name: 'Shop', client_secret: 'a-long-enough-secret', redirect_uris: ['https://shop.example/cb'],
@@ -230,11 +242,16 @@ describe.each(['v1', 'v2'] as const)('the %s client against the OpenAPI specs', 
         return;
       }
       const specPath = templatedPath(operation, version);
+      if (predates(checked.file, sinceOf(operation))) {
+        // The device grant arrived in v25.4: v2.3.0's spec must not have it either.
+        expect(checked.spec.paths[specPath], `${specPath} is not in ${checked.file}`).toBeUndefined();
+        return;
+      }
       expect(Object.keys(checked.spec.paths), `${specPath} in ${checked.file}`).toContain(specPath);
       expect(checked.spec.paths[specPath]?.[method.toLowerCase()]?.operationId, `${method} ${specPath}`).toBeTruthy();
     });
 
-    it.each(operations.filter((op) => !('only' in OPERATIONS[op]) || OPERATIONS[op].only === version))(
+    it.each(operations.filter((op) => (!('only' in OPERATIONS[op]) || OPERATIONS[op].only === version) && !predates(checked.file, sinceOf(op))))(
       '%s: the request sent validates against the spec',
       (operation) => {
         const call = captured.get(operation);
@@ -290,5 +307,92 @@ describe.each(['v1', 'v2'] as const)('the %s client against the OpenAPI specs', 
       // v1.11 does not know the v2-only login fields, which is why the client drops them.
       expect(known.includes('extend_session_lifespan')).toBe(version === 'v2');
     }
+  });
+});
+
+/**
+ * The device accept (Hydra v25.4+) against the v26.2.0 spec in both directions: the operation is
+ * Hydra's acceptUserCodeRequest, and every answer the fake gives (the redirect, and each error a
+ * real Hydra's handler returns) validates against the spec's response schemas.
+ */
+describe('acceptUserCodeRequest against hydra-v26.2.0.json', () => {
+  const checked = checker('hydra-v26.2.0.json');
+  const specPath = '/admin/oauth2/auth/requests/device/accept';
+  let fake: FakeHydra;
+  beforeAll(async () => {
+    fake = await startFakeHydra({ apiVersion: 'v2' });
+  });
+  afterAll(() => fake.close());
+
+  const responseValidator = (status: '200' | 'default') => {
+    const operation = checked.spec.paths[specPath]!.put! as unknown as { responses: Record<string, Json> };
+    expect(operation.responses[status], `${status} response`).toBeDefined();
+    return checked.validator(pointerTo('paths', specPath, 'put', 'responses', status, 'content', 'application/json', 'schema'));
+  };
+  const put = (query: string, body?: string) =>
+    fetch(`${fake.url}${specPath}${query}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body });
+
+  it('is the spec operation acceptUserCodeRequest, and the client sends it there with {user_code}', async () => {
+    expect(checked.spec.paths[specPath]?.put?.operationId).toBe('acceptUserCodeRequest');
+    expect(templatedPath('acceptUserCodeRequest', 'v2')).toBe(specPath);
+    const hydra = createHydraAdmin({ baseUrl: fake.url, apiVersion: 'v2', timeoutMs: 5000 });
+    const code = fake.addUserCode();
+    const { redirect_to } = await hydra.acceptUserCodeRequest(fake.addDeviceChallenge(), code);
+    const call = fake.calls.at(-1)!;
+    expect(call).toMatchObject({ method: 'PUT', path: specPath, body: { user_code: code } });
+    expect(Object.keys(call.query)).toEqual(['device_challenge']);
+    expect(redirect_to).toMatch(/^http:\/\/hydra\.test\/oauth2\/device\/verify\?client_id=tv-app&device_verifier=[0-9a-f]{32}$/);
+  });
+
+  it('answers 200 with a body that validates as oAuth2RedirectTo', async () => {
+    const res = await put(`?device_challenge=${encodeURIComponent(fake.addDeviceChallenge())}`, JSON.stringify({ user_code: fake.addUserCode() }));
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Record<string, string>;
+    const validate = responseValidator('200');
+    expect(validate(body) ? [] : validate.errors).toEqual([]);
+    expect(Object.keys(body)).toEqual(['redirect_to']);
+  });
+
+  it('answers each error as Hydra does, every one a valid errorOAuth2 body', async () => {
+    const acceptedBefore = fake.accepted.device.length;
+    const challenge = () => `?device_challenge=${encodeURIComponent(fake.addDeviceChallenge())}`;
+    const expired = fake.addDeviceChallenge();
+    fake.expire(expired);
+    const used = fake.addUserCode();
+    fake.useUserCode(used);
+    const old = fake.addUserCode();
+    fake.expireUserCode(old);
+    const cases: Array<[string, Response, number, string, RegExp]> = [
+      ['no challenge', await put('', JSON.stringify({ user_code: fake.addUserCode() })), 400, 'invalid_request', /'device_challenge' is not defined/],
+      ['bad JSON', await put(challenge(), '{'), 400, 'invalid_request', /Unable to decode request body/],
+      ['empty user_code', await put(challenge(), JSON.stringify({ user_code: '' })), 400, 'invalid_request', /'user_code' must not be empty/],
+      ['unknown challenge', await put('?device_challenge=garbage', JSON.stringify({ user_code: fake.addUserCode() })), 404, 'Not Found', /Unable to locate/],
+      ['expired challenge', await put(`?device_challenge=${expired}`, JSON.stringify({ user_code: fake.addUserCode() })), 401, 'request_unauthorized', /device request has expired/],
+      ['wrong code', await put(challenge(), JSON.stringify({ user_code: 'NOPE1234' })), 400, 'invalid_request', /'user_code' session could not be found/],
+      ['used code', await put(challenge(), JSON.stringify({ user_code: used })), 400, 'invalid_request', /'user_code' session could not be found/],
+      ['expired code', await put(challenge(), JSON.stringify({ user_code: old })), 400, 'invalid_request', /'user_code' session could not be found/],
+    ];
+    const validate = responseValidator('default');
+    for (const [name, res, status, error, description] of cases) {
+      expect(res.status, name).toBe(status);
+      const body = (await res.json()) as Record<string, string>;
+      expect(validate(body) ? [] : validate.errors, name).toEqual([]);
+      // Hydra's wire shape is exactly these two fields (contract §3).
+      expect(Object.keys(body).sort(), name).toEqual(['error', 'error_description']);
+      expect(body.error, name).toBe(error);
+      expect(body.error_description, name).toMatch(description);
+    }
+    expect(fake.accepted.device).toHaveLength(acceptedBefore);
+  });
+
+  it('is not in the v2.3.0 or v1.11.10 specs, and the v1 client refuses it without a request', async () => {
+    for (const file of ['hydra-v2.3.0.json', 'hydra-v1.11.10.json']) {
+      const paths = Object.keys(loadSpec(file).paths);
+      expect(paths.filter((p) => p.includes('device')), file).toEqual([]);
+    }
+    const v1 = createHydraAdmin({ baseUrl: fake.url, apiVersion: 'v1', timeoutMs: 5000 });
+    const before = fake.calls.length;
+    await expect(v1.acceptUserCodeRequest('c', 'CODE')).rejects.toThrow(/acceptUserCodeRequest is not available on Hydra v1: the device authorization grant needs Hydra v25.4/);
+    expect(fake.calls.length).toBe(before);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * A fake Hydra admin API for fast integration tests: a real node:http server on 127.0.0.1:0
  * that answers as ../../../shared/docs/hydra-contract.md says Hydra does ("§n" below), in the
- * v1.11 layout or the v2 one (v2 = Hydra v2.2/v2.3 semantics). Tests seed login/consent/logout
+ * v1.11 layout or the v2 one (v2 = Hydra v2.2/v2.3 semantics, plus v25.4+'s device accept,
+ * §9, as the v26.2.0 spec and handler describe it). Tests seed login/consent/logout
  * challenges, drive the app, then assert on what the fake recorded (`calls`, `accepted`,
  * `rejected`, `state`). Faults and latency let tests exercise the unhappy paths.
  */
@@ -51,6 +52,8 @@ export interface FlowRecords {
   login: RecordedFlow[];
   consent: RecordedFlow[];
   logout: RecordedFlow[];
+  /** Device user-code accepts (v2 layout only; there is no device reject). */
+  device: RecordedFlow[];
 }
 
 export type FakeHydraFault = 'none' | 'error500' | 'drop' | 'hang';
@@ -79,7 +82,21 @@ export interface FakeHydra {
   addLoginRequest(overrides?: Partial<LoginRequest>): string;
   addConsentRequest(overrides?: Partial<ConsentRequest>): string;
   addLogoutRequest(overrides?: Partial<LogoutRequest>): string;
-  /** GET, accept and reject of this challenge answer 401 request_unauthorized (v2.2+ behaviour, §3). */
+  /**
+   * A device challenge, as Hydra v25.4+ puts in urls.device.verification when a browser opens
+   * /oauth2/device/verify (§9). v2 layout only. Any unused user code can be accepted with it.
+   */
+  addDeviceChallenge(): string;
+  /**
+   * A user code, as a device gets it from /oauth2/device/auth, for `client` (default: a public
+   * "TV App", token_endpoint_auth_method none). Default code: 8 characters of Hydra's `high` preset.
+   */
+  addUserCode(options?: { userCode?: string; client?: OAuth2Client; requested_scope?: string[] }): string;
+  /** The user code's lifespan (ttl.device_user_code) has passed. */
+  expireUserCode(userCode: string): void;
+  /** The user code's device flow has completed; the code can no longer be used. */
+  useUserCode(userCode: string): void;
+  /** GET, accept and reject of this challenge (login, consent, logout or device) answer 401 request_unauthorized (v2.2+ behaviour, §3). */
   expire(challenge: string): void;
   /** GET of this challenge answers 410 {redirect_to: request_url} (verifier consumed, §3). */
   markHandled(challenge: string): void;
@@ -226,8 +243,12 @@ export async function startFakeHydra(options: FakeHydraOptions = {}): Promise<Fa
   const flows = new Map<string, Flow>();
   const tokens = new Map<string, IntrospectedToken>();
   const calls: RecordedCall[] = [];
-  const accepted: FlowRecords = { login: [], consent: [], logout: [] };
-  const rejected: FlowRecords = { login: [], consent: [], logout: [] };
+  const accepted: FlowRecords = { login: [], consent: [], logout: [], device: [] };
+  const rejected: FlowRecords = { login: [], consent: [], logout: [], device: [] };
+  // Device flow (§9): challenges (the browser's) and user codes (the device's) are independent in
+  // Hydra; one is checked against the other only in that the code must be active.
+  const deviceChallenges = new Map<string, { expired: boolean }>();
+  const userCodes = new Map<string, { client: OAuth2Client; requested_scope: string[]; state: 'unused' | 'used'; expired: boolean }>();
   const state: FakeHydraState = {
     clients: new Map(), keySets: new Map(), issuers: new Map(), consentSessions: new Map(),
     loginSessionsRevoked: [], tokensDeletedFor: [], flushed: [],
@@ -364,6 +385,40 @@ export async function startFakeHydra(options: FakeHydraOptions = {}): Promise<Fa
       ...(version === 'v2' ? { context: body.context ?? {} } : {}),
     });
     state.consentSessions.set(subject, sessions);
+  }
+
+  // ---- Device authorization (§9; Hydra v25.4+/v26.2 consent/handler.go acceptUserCodeRequest) --
+
+  /**
+   * PUT /admin/oauth2/auth/requests/device/accept, in the order Hydra checks: the challenge
+   * parameter, the body (decoded leniently, unknown fields ignored as on v25.4+), a non-empty
+   * user_code, the challenge itself (404 undecryptable, 401 past its age), then the code: unknown,
+   * expired or used are all the same 400 invalid_request, as Hydra does not tell them apart.
+   */
+  function acceptDevice(ctx: Ctx): Answer {
+    const challenge = ctx.query.get('device_challenge');
+    if (!challenge) return invalidRequest("Query parameter 'device_challenge' is not defined but should have been.");
+    if (ctx.syntaxError !== undefined) return invalidRequest(`Unable to decode request body: ${ctx.syntaxError}`);
+    if (ctx.body === undefined) return invalidRequest('Unable to decode request body: EOF');
+    if (!isObject(ctx.body)) return invalidRequest(`Unable to decode request body: json: cannot unmarshal ${jsonKind(ctx.body)} into Go value of type flow.AcceptDeviceUserCodeRequest`);
+    const userCode = ctx.body.user_code;
+    if (userCode !== undefined && userCode !== null && typeof userCode !== 'string') {
+      return invalidRequest(`Unable to decode request body: json: cannot unmarshal ${jsonKind(userCode)} into Go struct field AcceptDeviceUserCodeRequest.user_code of type string`);
+    }
+    if (!userCode) return invalidRequest("Field 'user_code' must not be empty.");
+    const flow = deviceChallenges.get(challenge);
+    if (!flow) return fail(404, 'Not Found', 'Unable to locate the requested resource');
+    if (flow.expired) return fail(401, 'request_unauthorized', 'The request could not be authorized. The device request has expired, please try again.');
+    // Hydra HMACs the code exactly as sent: no case folding, no trimming.
+    const code = userCodes.get(userCode);
+    if (!code || code.state !== 'unused' || code.expired) {
+      return invalidRequest("The 'user_code' session could not be found or has expired or is otherwise malformed.");
+    }
+    accepted.device.push({ challenge, body: ctx.body });
+    const clientId = code.client.client_id ?? '';
+    // The flow's request_url (the verify endpoint) with client_id, then device_verifier (§9).
+    const query = new URLSearchParams({ client_id: clientId, device_verifier: randomBytes(16).toString('hex') });
+    return new Answer(200, { redirect_to: `${publicUrl}/oauth2/device/verify?${query}` });
   }
 
   // ---- Pagination (§1 "Pagination") ----------------------------------------------------------
@@ -707,6 +762,7 @@ export async function startFakeHydra(options: FakeHydraOptions = {}): Promise<Fa
     ['GET', '/oauth2/auth/requests/:kind', getFlow],
     ['PUT', '/oauth2/auth/requests/:kind/accept', acceptFlow],
     ['PUT', '/oauth2/auth/requests/:kind/reject', rejectFlow],
+    ['PUT', '/oauth2/auth/requests/device/accept', acceptDevice, 'v2'],
     ['GET', '/clients', listClients],
     ['POST', '/clients', createClient],
     ['GET', '/clients/:id', getClient],
@@ -891,8 +947,37 @@ export async function startFakeHydra(options: FakeHydraOptions = {}): Promise<Fa
       };
       return addFlow('logout', defaults, overrides);
     },
+    addDeviceChallenge() {
+      if (version !== 'v2') throw new Error('fake Hydra: the device flow exists on the v2 layout only (Hydra v25.4+)');
+      const challenge = newChallenge();
+      deviceChallenges.set(challenge, { expired: false });
+      return challenge;
+    },
+    addUserCode(options = {}) {
+      const HIGH = 'abcdefghijkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY34679';
+      const userCode = options.userCode ?? Array.from(randomBytes(8), (byte) => HIGH[byte % HIGH.length]).join('');
+      const client = options.client ?? withClientDefaults({
+        client_id: 'tv-app', client_name: 'TV App', token_endpoint_auth_method: 'none',
+        grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'], scope: 'openid offline_access email profile',
+        created_at: now(), updated_at: now(),
+      });
+      userCodes.set(userCode, { client, requested_scope: options.requested_scope ?? ['openid', 'offline_access'], state: 'unused', expired: false });
+      return userCode;
+    },
+    expireUserCode(userCode) {
+      const code = userCodes.get(userCode);
+      if (!code) throw new Error(`fake Hydra: no user code ${userCode}`);
+      code.expired = true;
+    },
+    useUserCode(userCode) {
+      const code = userCodes.get(userCode);
+      if (!code) throw new Error(`fake Hydra: no user code ${userCode}`);
+      code.state = 'used';
+    },
     expire(challenge) {
-      flowFor(challenge).expired = true;
+      const device = deviceChallenges.get(challenge);
+      if (device) device.expired = true;
+      else flowFor(challenge).expired = true;
     },
     markHandled(challenge) {
       flowFor(challenge).handled = true;

@@ -7,6 +7,7 @@ import { createHydraAdmin } from '../../src/hydra/client.js';
 import { BoundedMemoryStore } from '../../src/http/session.js';
 import { demoUserStore } from '../../src/users/demo.js';
 import type { UserStore } from '../../src/users/store.js';
+import type { Metrics } from '../../src/metrics.js';
 import { startFakeHydra, type FakeHydra, type FakeHydraOptions } from './fake-hydra.js';
 
 export const TEST_SESSION_SECRET = 'test-session-secret-0123456789abcdef';
@@ -26,7 +27,14 @@ export interface TestApp {
  * that is a real HTTP server. `env` overrides configuration exactly as environment variables would.
  */
 export async function buildTestApp(
-  options: { env?: Record<string, string | undefined>; hydra?: FakeHydraOptions; users?: UserStore; deps?: Partial<AppDeps> } = {},
+  options: {
+    env?: Record<string, string | undefined>;
+    hydra?: FakeHydraOptions;
+    users?: UserStore;
+    deps?: Partial<AppDeps>;
+    /** Wired in as production wires it (deps.ts): AppDeps.metrics, and the Hydra client's onCall. */
+    metrics?: Metrics;
+  } = {},
 ): Promise<TestApp> {
   const hydra = await startFakeHydra(options.hydra);
   const { config } = loadConfig({
@@ -44,10 +52,12 @@ export async function buildTestApp(
       apiVersion: config.hydra.apiVersion,
       timeoutMs: config.hydra.timeoutMs,
       token: config.hydra.adminToken,
+      onCall: options.metrics?.hydraCall,
     }),
     users: options.users ?? (await (demoUsers ??= demoUserStore())),
     logger: pino({ level: 'silent' }),
     sessionStore: new BoundedMemoryStore(),
+    metrics: options.metrics,
     ...options.deps,
   };
   return { app: createApp(deps), deps, hydra, close: () => hydra.close() };
