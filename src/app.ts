@@ -83,7 +83,7 @@ export function createApp(deps: AppDeps) {
   if (metrics) app.use(countResponses(metrics));
   app.use(securityHeaders(config));
   site.use('/assets', express.static(path.join(ROOT, 'public'), { maxAge: '1h', index: false }));
-  site.use('/health', healthRouter(deps.hydra, deps.redis));
+  site.use('/health', healthRouter(deps));
   // The Prometheus scrape, behind METRICS_TOKEN. With METRICS_PORT it is on that listener
   // instead (src/server.ts), and with neither key it does not exist: a plain 404.
   if (metrics && config.metrics.token !== undefined && config.metrics.port === undefined) {

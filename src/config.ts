@@ -134,6 +134,26 @@ const schema = z.object({
   MAIL_FROM: optionalString,
   /** Seconds a "Forgot password?" link works. 1 hour. */
   PASSWORD_RESET_TTL: z.coerce.number().int().min(300).max(7 * 24 * 3600).default(3600),
+  /**
+   * Second factors (src/mfa/). `optional` (default): people may add an authenticator app in
+   * /account, and whoever has one is asked for it after the password. `required`: everyone is,
+   * and a person without one enrols at the next sign-in. `off`: passwords only, no factor pages.
+   */
+  MFA: z.enum(['off', 'optional', 'required']).default('optional'),
+  /**
+   * Encrypts TOTP secrets at rest (AES-256-GCM) and keys the recovery-code hashes. At least 32
+   * characters. Required in production unless MFA=off; in development derived from SESSION_SECRET.
+   * Changing it makes every enrolled authenticator app and recovery code unusable.
+   */
+  MFA_ENCRYPTION_KEY: optionalString,
+  /** When a client's acr_values ask for two factors and the person has none: enrol at sign-in (true) or refuse with unmet_authentication_requirements (default). */
+  MFA_ENROL_ON_DEMAND: bool,
+  /** The acr sent to Hydra for a password-only login (and asked for in acr_values). */
+  ACR_ONE_FACTOR: z.string().trim().min(1).default('urn:hlc:acr:1fa'),
+  /** The acr of a login with a second factor (password + TOTP or recovery code). */
+  ACR_TWO_FACTOR: z.string().trim().min(1).default('urn:hlc:acr:2fa'),
+  /** The acr of a phishing-resistant login (a passkey); reserved until passkeys land. */
+  ACR_PHISHING_RESISTANT: z.string().trim().min(1).default('urn:hlc:acr:phr'),
 });
 
 export type TrustProxy = boolean | number | string[];
@@ -201,6 +221,15 @@ export interface Config {
   readonly mail?: { readonly smtpUrl: string; readonly from: string };
   /** Seconds a "Forgot password?" link works. */
   readonly passwordResetTtl: number;
+  /** Second factors (MFA, MFA_ENCRYPTION_KEY, MFA_ENROL_ON_DEMAND, ACR_*). */
+  readonly mfa: {
+    readonly mode: 'off' | 'optional' | 'required';
+    /** 32 bytes: AES-256-GCM for TOTP secrets, HMAC for recovery codes (src/mfa/secrets.ts). */
+    readonly key: Buffer;
+    readonly enrolOnDemand: boolean;
+    /** The acr names of levels 1, 2, 3 (src/mfa/levels.ts). */
+    readonly acr: { readonly oneFactor: string; readonly twoFactor: string; readonly phishingResistant: string };
+  };
 }
 
 export class ConfigError extends Error {
@@ -260,7 +289,21 @@ export function loadConfig(env: Record<string, string | undefined>): { config: C
   }
   if (e.SMTP_URL !== undefined && !(/^smtps?:\/\/[^/]/i.test(e.SMTP_URL) && URL.canParse(e.SMTP_URL))) problems.push('SMTP_URL must be an smtp:// or smtps:// URL');
   if (e.SMTP_URL !== undefined && e.MAIL_FROM === undefined) problems.push('MAIL_FROM is required when SMTP_URL is set (e.g. "Sign-in <no-reply@example.com>")');
+  if (e.MFA_ENCRYPTION_KEY !== undefined && e.MFA_ENCRYPTION_KEY.length < 32) problems.push('MFA_ENCRYPTION_KEY must be at least 32 characters');
+  if (e.MFA_ENCRYPTION_KEY === undefined && production && e.MFA !== 'off' && e.SESSION_SECRET !== undefined) {
+    problems.push('MFA_ENCRYPTION_KEY is required when NODE_ENV=production (it encrypts TOTP secrets); or set MFA=off');
+  }
+  const acrNames = [e.ACR_ONE_FACTOR, e.ACR_TWO_FACTOR, e.ACR_PHISHING_RESISTANT];
+  if (new Set(acrNames).size !== acrNames.length) problems.push('ACR_ONE_FACTOR, ACR_TWO_FACTOR and ACR_PHISHING_RESISTANT must differ');
   if (problems.length > 0) throw new ConfigError(problems);
+  if (e.MFA_ENCRYPTION_KEY === undefined && e.MFA !== 'off') {
+    warnings.push(
+      'MFA_ENCRYPTION_KEY is not set: TOTP secrets are encrypted with a key derived from SESSION_SECRET, so changing SESSION_SECRET ' +
+        'makes every enrolled authenticator app and recovery code unusable. Set MFA_ENCRYPTION_KEY (required in production)',
+    );
+  }
+  // Either way 32 bytes, and never the raw string: a key that is also a cookie secret is separated by HMAC.
+  const mfaKey = createHmac('sha256', e.MFA_ENCRYPTION_KEY ?? sessionSecret).update('hlc mfa encryption key').digest();
 
   const base = new URL(e.BASE_URL ?? `http://localhost:${e.PORT}`);
   const basePath = base.pathname.replace(/\/+$/, '');
@@ -336,6 +379,12 @@ export function loadConfig(env: Record<string, string | undefined>): { config: C
       account: accountEnabled ? { clientId: accountClientId, clientSecret: accountClientSecret, registerClient: registerAccountClient } : undefined,
       mail: e.SMTP_URL !== undefined && e.MAIL_FROM !== undefined ? { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM } : undefined,
       passwordResetTtl: e.PASSWORD_RESET_TTL,
+      mfa: {
+        mode: e.MFA,
+        key: mfaKey,
+        enrolOnDemand: e.MFA_ENROL_ON_DEMAND,
+        acr: { oneFactor: e.ACR_ONE_FACTOR, twoFactor: e.ACR_TWO_FACTOR, phishingResistant: e.ACR_PHISHING_RESISTANT },
+      },
     },
   };
 }

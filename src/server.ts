@@ -93,8 +93,9 @@ async function main(): Promise<void> {
       metricsServer.closeAllConnections();
       await closed;
     }
-    // Redis last: in-flight requests may still have needed it for their session or counters.
-    await Promise.race([deps.redis?.close(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]).catch(() => {});
+    // Redis and the database last: in-flight requests may still have needed them.
+    const closed = Promise.allSettled([deps.redis?.close(), deps.accounts?.close()]);
+    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     logger.info('stopped');
     // pino flushes synchronously on exit; a log reader that went away then fails that write
     // (EPIPE). Flushing first, asynchronously and bounded, leaves nothing for it to fail on.

@@ -84,6 +84,49 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         }
       },
     },
+    // Second factors (TOTP, passkeys), recovery codes, and the level each Hydra login session reached.
+    '0002_factors': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('factors')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('label', 'text', (c) => c.notNull())
+          .addColumn('secret', 'text', (c) => c.notNull())
+          .addColumn('credential_id', 'text', (c) => c.unique())
+          .addColumn('counter', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('meta', 'text')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('last_used_at', 'bigint')
+          .execute();
+        await db.schema.createIndex('factors_user').on('factors').column('user_id').execute();
+
+        await db.schema
+          .createTable('recovery_codes')
+          .addColumn('code_hash', 'text', (c) => c.primaryKey())
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('used_at', 'bigint')
+          .execute();
+        await db.schema.createIndex('recovery_codes_user').on('recovery_codes').column('user_id').execute();
+
+        await db.schema
+          .createTable('login_levels')
+          .addColumn('session_id', 'text', (c) => c.primaryKey())
+          .addColumn('subject', 'text', (c) => c.notNull())
+          .addColumn('level', 'integer', (c) => c.notNull())
+          .addColumn('amr', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('login_levels_updated').on('login_levels').column('updated_at').execute();
+      },
+      async down(db: Kysely<unknown>) {
+        for (const table of ['login_levels', 'recovery_codes', 'factors']) {
+          await db.schema.dropTable(table).execute();
+        }
+      },
+    },
   };
 }
 

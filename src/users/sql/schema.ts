@@ -67,9 +67,58 @@ export interface RetiredSubjectsTable {
   retired_at: number;
 }
 
+/**
+ * A second factor of an account (migration 0002): a TOTP authenticator or a passkey. Only
+ * confirmed factors are stored: a TOTP secret is kept out of the database until its first code
+ * proved the person's app has it.
+ */
+export interface FactorsTable {
+  id: string;
+  user_id: string;
+  /** 'totp' | 'webauthn' */
+  kind: string;
+  /** What the person called it ("Phone"), shown in /account and the console. */
+  label: string;
+  /** TOTP: the secret, AES-256-GCM under MFA_ENCRYPTION_KEY (src/mfa/secrets.ts). Passkey: its public key. */
+  secret: string;
+  /** Passkey credential id (base64url); null for TOTP. */
+  credential_id: string | null;
+  /** TOTP: the last time step accepted (each code once). Passkey: the signature counter. */
+  counter: number;
+  /** JSON extras (passkey transports, backed-up flag). */
+  meta: string | null;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+/** One-time recovery codes: a keyed hash of each (src/mfa/secrets.ts), never the code. */
+export interface RecoveryCodesTable {
+  code_hash: string;
+  user_id: string;
+  created_at: number;
+  used_at: number | null;
+}
+
+/**
+ * The level a Hydra login session reached, by Hydra's session_id: its login request says `skip`
+ * and the subject but not how that session was authenticated, and step-up needs to know.
+ */
+export interface LoginLevelsTable {
+  session_id: string;
+  subject: string;
+  /** 1 one factor, 2 two factors, 3 phishing-resistant (src/mfa/levels.ts). */
+  level: number;
+  /** JSON array: the amr that session was accepted with. */
+  amr: string;
+  updated_at: number;
+}
+
 export interface AccountsSchema {
   users: UsersTable;
   audit_events: AuditEventsTable;
   one_time_tokens: OneTimeTokensTable;
   retired_subjects: RetiredSubjectsTable;
+  factors: FactorsTable;
+  recovery_codes: RecoveryCodesTable;
+  login_levels: LoginLevelsTable;
 }

@@ -25,6 +25,8 @@ import { checkPassword, DEFAULT_MIN_PASSWORD_LENGTH, needsRehash, normalizePassw
 import { StoreUnavailableError, type ProfileClaims, type SignInContext } from '../store.js';
 import type { WorkQueue } from '../work-queue.js';
 import { isUnavailable, isUniqueViolation, openDatabase, reasonOf, withDeadline, type Database, type DatabaseOptions, type DatabaseTarget } from './database.js';
+import type { FactorStore } from '../factors.js';
+import { createSqlFactorStore } from './factors.js';
 import { migrateToLatest } from './migrations.js';
 import type { AccountsSchema, UsersTable } from './schema.js';
 
@@ -58,6 +60,8 @@ export interface SqlAccountStore extends AccountStore {
   readonly dialect: Database['dialect'];
   /** The migrations this open applied (empty when the schema was current). */
   readonly appliedMigrations: readonly string[];
+  /** Second factors, recovery codes and login levels, in the same database (src/users/sql/factors.ts). */
+  readonly factors: FactorStore;
 }
 
 /** Opens the database, migrates it and returns the store. Throws StoreUnavailableError (one clear line) when it cannot. */
@@ -256,6 +260,7 @@ export function createSqlAccountStore(database: Database, appliedMigrations: rea
     description,
     dialect,
     appliedMigrations,
+    factors: createSqlFactorStore(db, guard, now),
 
     async verifyCredentials(email: unknown, password: unknown, context?: SignInContext) {
       // Request bodies are untyped at runtime; anything odd is simply "no such user".
