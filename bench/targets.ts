@@ -148,6 +148,7 @@ export async function startOurs(options: StartOptions): Promise<RunningTarget> {
       HYDRA_ADMIN_URL: options.hydraUrl,
       HYDRA_API_VERSION: 'v2',
       SESSION_SECRET: randomBytes(32).toString('base64url'),
+      MFA_ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
       USERS_FILE: usersFile,
       DATABASE_URL: `sqlite:${database}`,
       LOG_LEVEL: 'info',

@@ -24,6 +24,7 @@ import { ejsViews } from './http/views.js';
 import type { Metrics } from './metrics.js';
 import type { RedisConnection } from './redis.js';
 import type { AccountStore } from './users/accounts.js';
+import type { FactorStore } from './users/factors.js';
 import type { UserStore } from './users/store.js';
 
 /** Everything the app needs from outside. Production (src/deps.ts) and tests fill the same seam. */
@@ -33,6 +34,8 @@ export interface AppDeps {
   users: UserStore;
   /** Account administration (admin console, /account); production's is the same SQL store as `users`. */
   accounts?: AccountStore;
+  /** Second factors, recovery codes and login levels (src/users/factors.ts); production's is the SQL store's. Without it: passwords only. */
+  factors?: FactorStore;
   /** Outgoing email (SMTP_URL): "Forgot password?" exists only with it (src/account/mail.ts). */
   mailer?: Mailer;
   logger: Logger;

@@ -48,11 +48,11 @@ export async function buildDeps(config: Config, logger = createLogger({ level: c
   if (config.account?.registerClient) await keepAccountClientRegistered(hydra, config, logger);
   if (!config.redisUrl) {
     logger.info('sessions are per-process (set REDIS_URL to share them between instances)');
-    return { config, hydra, users, accounts, mailer, logger, sessionStore: new BoundedMemoryStore(), metrics };
+    return { config, hydra, users, accounts, factors: accounts.factors, mailer, logger, sessionStore: new BoundedMemoryStore(), metrics };
   }
   // Never blocks start-up for long: without Redis the app serves, answers 503 where it needs
   // Redis, reports not-ready, and recovers by itself when Redis comes.
   const redis = createRedisConnection({ url: config.redisUrl, logger, onCommand: metrics?.redisCommand });
   if (!(await redis.waitUntilReady(5000))) logger.warn('redis is not reachable yet; retrying in the background');
-  return { config, hydra, users, accounts, mailer, logger, sessionStore: redisSessionStore(redis), redis, metrics };
+  return { config, hydra, users, accounts, factors: accounts.factors, mailer, logger, sessionStore: redisSessionStore(redis), redis, metrics };
 }

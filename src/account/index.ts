@@ -5,6 +5,7 @@ import { bruteForceLimits, TooManyAttemptsError } from '../http/rate-limit.js';
 import { noStore } from '../http/security.js';
 import { sessionMiddleware } from '../http/session.js';
 import { HttpError } from '../http/errors.js';
+import { factorRoutes } from './factors.js';
 import { pageRoutes } from './pages.js';
 import { resetRoutes } from './reset.js';
 import { ACCOUNT_SESSION_COOKIE, signedIn } from './session.js';
@@ -21,6 +22,7 @@ import { signInRoutes } from './signin.js';
  *   GET  /password               POST /password          change it (current password required)
  *   GET  /applications           POST /applications/revoke, /applications/revoke-all
  *   GET  /sessions               POST /sessions/revoke   "sign out everywhere"
+ *   GET  /factors[/totp]         POST /factors/totp, /factors/recovery-codes, /factors/remove   second factors
  *
  * Its own session cookie (`hlc_account`); CSRF bound to that session once signed in, and in a
  * cookie before (the anonymous pages store nothing server-side). The signed-in part exists only
@@ -85,6 +87,15 @@ export function accountRouter(deps: AppDeps): Router {
     router.post('/applications/revoke-all', signed, pages.revokeAllApplications);
     router.get('/sessions', signed, pages.sessions);
     router.post('/sessions/revoke', signed, pages.signOutEverywhere);
+    // Second factors (src/account/factors.ts): TOTP and recovery codes.
+    if (deps.factors && config.mfa.mode !== 'off') {
+      const factors = factorRoutes(deps, pages);
+      router.get('/factors', signed, factors.list);
+      router.get('/factors/totp', signed, factors.startTotp);
+      router.post('/factors/totp', signed, factors.confirmTotp);
+      router.post('/factors/recovery-codes', signed, factors.regenerateCodes);
+      router.post('/factors/remove', signed, factors.remove);
+    }
   }
   return router;
 }

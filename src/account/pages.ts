@@ -91,7 +91,7 @@ export function pageRoutes(deps: AppDeps, signIn: ReturnType<typeof signInRoutes
   const current = (res: Response) => res.locals.account as Account;
   const session = (req: Request) => req.session.account as AccountSession;
 
-  function render(req: Request, res: Response, view: string, page: 'profile' | 'password' | 'applications' | 'sessions', locals: Record<string, unknown>): void {
+  function render(req: Request, res: Response, view: string, page: 'profile' | 'password' | 'applications' | 'sessions' | 'factors', locals: Record<string, unknown>): void {
     const done = readString(req.query.done);
     res.render(`account/${view}`, {
       wide: true,
@@ -102,6 +102,8 @@ export function pageRoutes(deps: AppDeps, signIn: ReturnType<typeof signInRoutes
         items: [
           { href: base, label: 'Profile', current: page === 'profile' },
           { href: `${base}/password`, label: 'Password', current: page === 'password' },
+          // Second factors (src/account/factors.ts), unless MFA=off or there is no factor store.
+          ...(deps.factors && config.mfa.mode !== 'off' ? [{ href: `${base}/factors`, label: 'Two-step verification', current: page === 'factors' }] : []),
           { href: `${base}/applications`, label: 'Connected applications', current: page === 'applications' },
           { href: `${base}/sessions`, label: 'Sessions', current: page === 'sessions' },
         ],
@@ -255,5 +257,5 @@ export function pageRoutes(deps: AppDeps, signIn: ReturnType<typeof signInRoutes
     res.redirect(303, `${base}/signed-out?reason=everywhere`);
   };
 
-  return { requireAccount, profile, saveProfile, password, changePassword, applications, revokeApplication, revokeAllApplications, sessions, signOutEverywhere };
+  return { render, requireAccount, profile, saveProfile, password, changePassword, applications, revokeApplication, revokeAllApplications, sessions, signOutEverywhere };
 }

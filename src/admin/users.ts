@@ -7,6 +7,7 @@ import type { Account, AccountPatch, AccountStore, AuditContext, AuditEvent, New
 import { PROFILE_CLAIM_NAMES } from '../users/claims.js';
 import { canonicalEmail } from '../users/email.js';
 import type { ProfileClaims } from '../users/store.js';
+import { factorAdminRoutes, factorRows } from './factors.js';
 import { adminUrl, attempt, bodyObject, field, isApi, pager, parseOr400, readPaging, redirectDone, renderAdmin, renderConfirm, type PagerView } from './view.js';
 
 /**
@@ -303,6 +304,8 @@ export function userRoutes(deps: AppDeps): Router {
         passwordChangedAt: account.password_changed_at?.toISOString() ?? '',
       },
       profile: profileRows(account),
+      // Second factors (src/admin/factors.ts); undefined without a factor store.
+      factors: await factorRows(deps, account),
       events: trail.items.map((event) => ({
         at: event.at.toISOString(),
         action: ACTION_LABELS[event.action] ?? event.action,
@@ -543,5 +546,6 @@ export function userRoutes(deps: AppDeps): Router {
     renderLink(req, res, account, await issueLink(req, account), false);
   });
 
+  router.use(factorAdminRoutes(deps, load));
   return router;
 }

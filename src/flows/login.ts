@@ -10,6 +10,7 @@ import { createWorkQueue, WorkQueueFullError } from '../users/work-queue.js';
 import { readChallenge, readCheckbox, readString } from './challenge.js';
 import { clientRedirectTargets, clientView } from './client-view.js';
 import { DENIED, redirectAsHydraSays } from './redirect.js';
+import { secondFactor } from './second-factor.js';
 
 /**
  * What Hydra keeps with the login and hands to the consent step (`consent_request.context`).
@@ -57,28 +58,34 @@ const BUSY_RETRY_AFTER = 2;
  * `limit` runs before a login POST is checked: the brute-force limits, which count every attempt
  * that does not prove the password (see loginAttemptFailed in http/rate-limit.ts).
  */
-export function loginRouter({ hydra, users, config, metrics }: AppDeps, limit: RequestHandler[] = []): Router {
+export function loginRouter({ hydra, users, config, metrics, ...rest }: AppDeps, limit: RequestHandler[] = []): Router {
   const router = Router();
   // Every password check of this app goes through one bounded queue (users/work-queue.ts).
   const passwordChecks = createWorkQueue(config.passwordChecks);
+  // The second step (TOTP, recovery codes) and the acr/amr sent to Hydra (flows/second-factor.ts).
+  const factors = secondFactor({ hydra, users, config, metrics, ...rest }, loginContext);
 
   router.get('/login', async (req, res) => {
     const challenge = readChallenge(req.query.login_challenge, 'login_challenge');
     const loginRequest = await hydra.getLoginRequest(challenge);
     if (loginRequest.skip) {
-      // Hydra already authenticated this browser (its remember-me cookie). We must not show UI:
-      // accept with the same subject (Hydra forces remember=true here) — unless the account has
+      // Hydra already authenticated this browser (its remember-me cookie). We must not ask for the
+      // password again: accept with the same subject (Hydra forces remember=true here), or ask
+      // only for a missing second factor — unless the account has
       // since been disabled or deleted (findBySubject skips those), whatever Hydra remembers.
-      if (!(await users.findBySubject(loginRequest.subject))) {
+      const user = await users.findBySubject(loginRequest.subject);
+      if (!user) {
         req.log.info({ event: 'login_skip_refused' }, 'remembered login refused: the account is disabled or gone');
         const { redirect_to } = await hydra.rejectLoginRequest(challenge, ACCOUNT_UNAVAILABLE);
         metrics?.flowOutcome('login', 'rejected', loginRequest.client.client_id);
         redirectAsHydraSays(res, redirect_to);
         return;
       }
-      const { redirect_to } = await hydra.acceptLoginRequest(challenge, { subject: loginRequest.subject });
-      metrics?.flowOutcome('login', 'skipped', loginRequest.client.client_id);
-      redirectAsHydraSays(res, redirect_to);
+      // The level this session reached (kept by session_id when it was accepted): a client that
+      // now asks for more (acr_values) gets the same subject asked for the missing factor.
+      const reached = loginRequest.session_id ? await rest.factors?.loginLevel(loginRequest.session_id) : undefined;
+      const methods = reached && reached.subject === loginRequest.subject ? reached.amr : ['pwd'];
+      await factors.completeLogin(req, res, challenge, loginRequest, { user, methods, remember: true });
       return;
     }
     renderLogin(res, loginRequest, challenge, {
@@ -139,18 +146,10 @@ export function loginRouter({ hydra, users, config, metrics }: AppDeps, limit: R
     }
 
     recordLoginOutcome(res, 'verified');
-    const { redirect_to } = await hydra.acceptLoginRequest(challenge, {
-      subject: user.subject,
-      // remember=false makes Hydra drop any earlier session cookie; true keeps one for remember_for seconds.
-      remember,
-      remember_for: config.loginRememberFor,
-      amr: ['pwd'],
-      context: loginContext(user),
-    });
-    metrics?.flowOutcome('login', 'accepted', loginRequest.client.client_id);
-    req.log.info({ event: 'login_succeeded', account: accountTag(user.email) }, 'login succeeded');
-    redirectAsHydraSays(res, redirect_to);
+    // Accepted with acr/amr now, or on to the second step on this same challenge.
+    await factors.completeLogin(req, res, challenge, loginRequest, { user, methods: ['pwd'], remember });
   });
 
+  router.use(factors.routes);
   return router;
 }

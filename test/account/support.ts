@@ -140,7 +140,7 @@ export interface AccountApp extends TestApp {
  * `oidc: false`, the fake public API as HYDRA_PUBLIC_URL (with HYDRA_PUBLIC_INTERNAL_URL).
  */
 export async function accountApp(
-  options: { env?: Record<string, string>; oidc?: boolean; deps?: Partial<AppDeps>; hydra?: FakeHydraOptions } = {},
+  options: { env?: Record<string, string>; oidc?: boolean; deps?: Partial<AppDeps>; hydra?: FakeHydraOptions; /** deps.factors: the store's second factors (test/mfa). */ factors?: boolean } = {},
 ): Promise<AccountApp> {
   const dir = await mkdtemp(path.join(tmpdir(), 'hlc-account-'));
   let offset = 0;
@@ -153,7 +153,7 @@ export async function accountApp(
       ...options.env,
     },
     users: store,
-    deps: { accounts: store, ...options.deps },
+    deps: { accounts: store, ...(options.factors ? { factors: store.factors } : {}), ...options.deps },
     hydra: options.hydra,
   });
   const account = app.deps.config.account;

@@ -69,7 +69,7 @@ describe('loadConfig', () => {
   it('turns the demo on only when configured, and off in production unless enabled', () => {
     const demo = { ...base, DEMO_CLIENT_ID: 'demo', HYDRA_PUBLIC_URL: 'http://localhost:4444' };
     expect(loadConfig(demo).config.demo?.clientId).toBe('demo');
-    const production = { ...demo, NODE_ENV: 'production', SESSION_SECRET: 'x'.repeat(32) };
+    const production = { ...demo, NODE_ENV: 'production', SESSION_SECRET: 'x'.repeat(32), MFA_ENCRYPTION_KEY: 'k'.repeat(32) };
     expect(loadConfig(production).config.demo).toBeUndefined();
     expect(loadConfig({ ...production, DEMO_ENABLED: 'true' }).config.demo?.clientId).toBe('demo');
   });

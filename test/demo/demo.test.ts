@@ -223,7 +223,7 @@ describe('/demo is off unless configured', () => {
   });
 
   it('answers 404 in production unless DEMO_ENABLED=true', async () => {
-    const production = { NODE_ENV: 'production', USERS_FILE: 'users.example.json' };
+    const production = { NODE_ENV: 'production', USERS_FILE: 'users.example.json', MFA_ENCRYPTION_KEY: 'k'.repeat(32) };
     const urls = { publicUrl: 'http://localhost:4444/', internalUrl: 'http://localhost:4444/' };
     app = await buildTestApp({ env: demoEnv(urls, production) });
     expect((await request(app.app).get('/demo')).status).toBe(404);

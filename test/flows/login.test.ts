@@ -70,6 +70,7 @@ describe('login flow', () => {
       remember: true,
       remember_for: 3600,
       amr: ['pwd'],
+      acr: 'urn:hlc:acr:1fa',
       context: { login_method: 'password', email: 'foo@bar.com' },
     });
   });

@@ -33,7 +33,7 @@ describe.each(['v1', 'v2'] as const)('Hydra admin client, %s layout', (version: 
   let fake: FakeHydra;
   let hydra: HydraAdmin;
 
-  /** The client, with every operation it is asked for remembered (to prove all 32 are exercised). */
+  /** The client, with every operation it is asked for remembered (to prove every one is exercised). */
   function client(options: { token?: string; timeoutMs?: number; baseUrl?: string } = {}): HydraAdmin {
     const real = createHydraAdmin({ baseUrl: fake.url, apiVersion: version, timeoutMs: 2000, ...options });
     return new Proxy(real, {
@@ -173,6 +173,40 @@ describe.each(['v1', 'v2'] as const)('Hydra admin client, %s layout', (version: 
       expect(lastCall()).toMatchObject({ method: 'PUT', path: `${prefix}/oauth2/auth/requests/logout/reject` });
       const err = await rejection(hydra.getLogoutRequest(challenge), HydraError);
       expect(err).toMatchObject({ status: 404, error: 'Unable to locate the resource', errorDescription: '' });
+    });
+  });
+
+  describe('device authorization (Hydra v25.4+)', () => {
+    it(version === 'v2' ? 'accepts a user code and answers the device verify redirect; 400 for a wrong code' : 'refuses the device accept, naming v25.4, without a request', async () => {
+      if (version === 'v1') {
+        const before = fake.calls.length;
+        const err = await rejection(hydra.acceptUserCodeRequest('challenge', 'ABCD1234'), UnsupportedOperationError);
+        expect(err).toMatchObject({ operation: 'acceptUserCodeRequest', apiVersion: 'v1' });
+        expect(err.message).toContain('Hydra v25.4 or later');
+        expect(fake.calls.length).toBe(before);
+        return;
+      }
+      const challenge = fake.addDeviceChallenge();
+      const code = fake.addUserCode();
+      const { redirect_to } = await hydra.acceptUserCodeRequest(challenge, code);
+      expect(redirect_to).toMatch(/^http:\/\/hydra\.test\/oauth2\/device\/verify\?client_id=tv-app&device_verifier=[0-9a-f]{32}$/);
+      expect(lastCall()).toMatchObject({ method: 'PUT', path: '/admin/oauth2/auth/requests/device/accept', query: { device_challenge: challenge }, body: { user_code: code } });
+      const err = await rejection(hydra.acceptUserCodeRequest(challenge, 'WRONG123'), HydraError);
+      expect(err).toMatchObject({ status: 400, error: 'invalid_request' });
+      expect(err.errorDescription).toContain("The 'user_code' session could not be found or has expired or is otherwise malformed.");
+    });
+
+    it('reports every call to onCall with its operation, duration and failure (the metrics hook)', async () => {
+      const seen: Array<{ operation: string; seconds: number; error?: unknown }> = [];
+      const observed = createHydraAdmin({ baseUrl: fake.url, apiVersion: version, timeoutMs: 2000, onCall: (call) => seen.push(call) });
+      await observed.getLoginRequest(fake.addLoginRequest());
+      await observed.getLoginRequest('unknown').catch(() => undefined);
+      // An operation the layout lacks never leaves the process, and is not reported.
+      await (version === 'v2' ? observed.flushInactiveOAuth2Tokens() : observed.acceptUserCodeRequest('c', 'x')).catch(() => undefined);
+      expect(seen.map((call) => call.operation)).toEqual(['getLoginRequest', 'getLoginRequest']);
+      expect(seen[0]!.error).toBeUndefined();
+      expect(seen[0]!.seconds).toBeGreaterThan(0);
+      expect(seen[1]!.error).toBeInstanceOf(HydraError);
     });
   });
 

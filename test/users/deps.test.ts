@@ -40,7 +40,7 @@ describe('buildDeps and the user database', () => {
   });
 
   it('production: never the demo user', async () => {
-    const store = await start({ NODE_ENV: 'production', DATABASE_URL: `sqlite:${join(dir, `db${++n}`, 'accounts.db')}` });
+    const store = await start({ NODE_ENV: 'production', MFA_ENCRYPTION_KEY: 'k'.repeat(32), DATABASE_URL: `sqlite:${join(dir, `db${++n}`, 'accounts.db')}` });
     expect((await store.list()).items).toEqual([]);
     await store.close();
   });

@@ -92,12 +92,12 @@ describe.each(backends.map((open) => ({ name: open === sqliteBackend ? 'sqlite' 
 
   describe('migrations', () => {
     it('created the schema on first open, and a second open applies nothing', async () => {
-      expect(store.appliedMigrations).toEqual(['0001_accounts']);
+      expect(store.appliedMigrations).toEqual(['0001_accounts', '0002_factors']);
       const again = await openAccountStore(backend.target);
       expect(again.appliedMigrations).toEqual([]);
       await again.close();
       const tables = await sql<{ n: number }>`select count(*) as n from accounts_migration`.execute(raw.db);
-      expect(Number(tables.rows[0]!.n)).toBe(1);
+      expect(Number(tables.rows[0]!.n)).toBe(2);
     });
 
     it('creates the SQLite file 0600, in a directory it creates (Postgres: nothing to check)', async () => {
