@@ -107,7 +107,31 @@ async function openSqlite(file: string, busyTimeoutMs: number, description: stri
   // one tiny and indexed (a lookup by key, an insert), and no request does other file I/O.
   database.pragma('journal_mode = WAL');
   database.pragma('foreign_keys = ON');
-  return new Kysely<AccountsSchema>({ dialect: new SqliteDialect({ database }) });
+  return new Kysely<AccountsSchema>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
+}
+
+/** Distinct SQL texts kept prepared; the store issues a few dozen, so this is never reached in practice. */
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * Kysely's SQLite driver prepares every query anew, and preparing (SQLite parsing and planning
+ * the SQL) was a quarter of a sign-in lookup's CPU. The store's queries are a small fixed set of
+ * SQL texts with parameters, so each is prepared once and reused, as better-sqlite3 intends.
+ */
+function withStatementCache(database: BetterSqlite3.Database) {
+  const statements = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => database.close(),
+    prepare(text: string) {
+      let statement = statements.get(text);
+      if (statement === undefined) {
+        if (statements.size >= STATEMENT_CACHE_SIZE) statements.clear();
+        statement = database.prepare(text);
+        statements.set(text, statement);
+      }
+      return statement;
+    },
+  };
 }
 
 /** Rejects with StoreUnavailableError when `promise` has not settled within `ms`. */
