@@ -31,6 +31,7 @@ COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY views ./views
+COPY locales ./locales
 COPY public ./public
 # Files stay root-owned and read-only to the process; only the SQLite database's directory is its own.
 RUN mkdir -m 0700 /app/data && chown node:node /app/data

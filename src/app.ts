@@ -16,6 +16,8 @@ import { healthRouter } from './health.js';
 import type { HydraAdmin } from './hydra/client.js';
 import { csrfProtection } from './http/csrf.js';
 import { errorHandler, notFound } from './http/errors.js';
+import { lazyCatalogs } from './http/i18n.js';
+import { catalogsReady, languageSwitch, negotiateLocale } from './http/locale.js';
 import { requestLogger } from './http/logging.js';
 import { countResponses, metricsRoute } from './http/metrics.js';
 import { deviceLimits, loginLimits } from './http/rate-limit.js';
@@ -51,6 +53,7 @@ export interface AppDeps {
 }
 
 const ROOT = path.resolve(import.meta.dirname, '..');
+const SIMPLEWEBAUTHN_BROWSER = path.join(ROOT, 'node_modules/@simplewebauthn/browser/dist/bundle/index.umd.min.js');
 /** Body limit for our forms; a login or consent form is a few hundred bytes. */
 const FORM_LIMIT = '16kb';
 
@@ -74,6 +77,7 @@ export function createApp(deps: AppDeps) {
   app.locals.forgotPasswordUrl = deps.accounts && deps.mailer ? `${config.basePath}/account/forgot` : undefined;
 
   const site = express.Router();
+  const catalogs = lazyCatalogs(path.join(ROOT, 'locales'));
   const csrf = csrfProtection(config);
   const forms: RequestHandler[] = [express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: 100 })];
   const flowPage: RequestHandler = (_req, res, next) => {
@@ -85,13 +89,25 @@ export function createApp(deps: AppDeps) {
   app.use(requestLogger(deps.logger));
   if (metrics) app.use(countResponses(metrics));
   app.use(securityHeaders(config));
+  // Message catalogs (locales/<lang>.json), read asynchronously before the first page; every page,
+  // error pages included, starts in English.
+  app.use(catalogsReady(catalogs));
   site.use('/assets', express.static(path.join(ROOT, 'public'), { maxAge: '1h', index: false }));
+  // The @simplewebauthn/browser bundle for the passkey pages, from node_modules (no CDN): /assets/vendor/simplewebauthn-browser.js.
+  site.get('/assets/vendor/simplewebauthn-browser.js', (_req, res) => {
+    res.sendFile(SIMPLEWEBAUTHN_BROWSER, { maxAge: '1h' });
+  });
   site.use('/health', healthRouter(deps));
   // The Prometheus scrape, behind METRICS_TOKEN. With METRICS_PORT it is on that listener
   // instead (src/server.ts), and with neither key it does not exist: a plain 404.
   if (metrics && config.metrics.token !== undefined && config.metrics.port === undefined) {
     site.get('/metrics', metricsRoute(metrics, config.metrics.token));
   }
+
+  // The translated flows negotiate their language (src/http/locale.ts); login, account and admin
+  // are not converted yet, so they stay English with <html lang="en">.
+  site.use(['/consent', '/logout', '/device', '/error'], negotiateLocale(config));
+  site.get('/language', languageSwitch(config));
 
   // The flows Hydra sends the browser to: urls.login, urls.consent, urls.logout, urls.error,
   // and (Hydra v25.4+) urls.device.verification at /device, urls.device.success at /device/success.

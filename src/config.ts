@@ -62,6 +62,11 @@ const schema = z.object({
   CONSENT_REMEMBER_FOR: seconds(30 * 24 * 3600),
   /** Consent boxes start ticked. Off: unticked, as in Ory's reference app and its browser suite. */
   CONSENT_PRESELECT_SCOPES: bool,
+  /**
+   * The language of the translated screens when neither Hydra's ui_locales, the person's pick nor
+   * Accept-Language names one we have a catalog for (locales/<lang>.json). Default en.
+   */
+  DEFAULT_LOCALE: z.string().trim().regex(/^[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*$/, 'a BCP 47 language tag such as en, de or pt-BR').default('en'),
   /** Express `trust proxy`: false, true, a hop count, or a comma-separated list of addresses/subnets. */
   TRUST_PROXY: z.string().trim().optional(),
   /** Enables the admin console and API at /admin. At least 32 characters. */
@@ -185,6 +190,8 @@ export interface Config {
   readonly consentRememberFor: number;
   /** The consent page's scope boxes start ticked (CONSENT_PRESELECT_SCOPES). */
   readonly consentPreselectScopes: boolean;
+  /** DEFAULT_LOCALE: the last step of locale negotiation (src/http/locale.ts). */
+  readonly defaultLocale: string;
   readonly trustProxy: TrustProxy;
   readonly adminToken?: string;
   readonly redisUrl?: string;
@@ -348,6 +355,7 @@ export function loadConfig(env: Record<string, string | undefined>): { config: C
       loginRememberFor: e.LOGIN_REMEMBER_FOR,
       consentRememberFor: e.CONSENT_REMEMBER_FOR,
       consentPreselectScopes: e.CONSENT_PRESELECT_SCOPES,
+      defaultLocale: e.DEFAULT_LOCALE,
       trustProxy: trustProxy as TrustProxy,
       adminToken: e.ADMIN_TOKEN,
       redisUrl: e.REDIS_URL,

@@ -2,11 +2,13 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { AppDeps } from '../app.js';
 import { readString } from '../flows/challenge.js';
 import { HttpError } from '../http/errors.js';
-import { allowDataImages } from '../mfa/csp.js';
+import { allowDataImages, allowOwnScripts } from '../mfa/csp.js';
+import { createPasskeys } from '../mfa/passkeys.js';
 import { createMfa } from '../mfa/service.js';
 import { groupedSecret } from '../mfa/totp.js';
 import type { Account, AuditContext } from '../users/accounts.js';
 import type { pageRoutes } from './pages.js';
+import { saveSession } from './session.js';
 
 /**
  * /account/factors: the person's second factors.
@@ -24,18 +26,22 @@ declare module 'express-session' {
   interface SessionData {
     /** The sealed TOTP secret being set up on /account/factors/totp. */
     pendingTotp?: string;
+    /** The WebAuthn challenge of a passkey being registered. */
+    passkeyChallenge?: string;
   }
 }
 
 const NOTICES: Record<string, string> = {
   'totp-added': 'The authenticator app was added: sign-ins now ask for a code from it.',
   removed: 'The factor was removed.',
+  'passkey-added': 'The passkey was added: use it after your password, or to sign in without one.',
 };
 
 export function factorRoutes(deps: AppDeps, pages: ReturnType<typeof pageRoutes>) {
   const { config, factors } = deps;
   if (!factors) throw new Error('factorRoutes needs deps.factors');
   const mfa = createMfa(config, factors);
+  const passkeys = createPasskeys(config, factors);
   const base = `${config.basePath}/account/factors`;
   const current = (res: Response) => res.locals.account as Account;
   const by = (req: Request): AuditContext => ({ actor: 'user', ip: req.ip });
@@ -44,6 +50,8 @@ export function factorRoutes(deps: AppDeps, pages: ReturnType<typeof pageRoutes>
     const account = current(res);
     const [items, codesLeft] = await Promise.all([factors.list(account.id), factors.recoveryCodesLeft(account.id)]);
     const done = readString(req.query.done);
+    // "Add a passkey" runs our two scripts (src/mfa/csp.ts); no other account page does.
+    allowOwnScripts(res);
     pages.render(req, res, 'factors', 'factors', {
       title: 'Two-step verification',
       required: config.mfa.mode === 'required',
@@ -99,5 +107,24 @@ export function factorRoutes(deps: AppDeps, pages: ReturnType<typeof pageRoutes>
     res.redirect(303, `${base}?done=removed`);
   };
 
-  return { list, startTotp, confirmTotp, regenerateCodes, remove };
+  // Passkeys: options (the challenge kept in this session), then the browser's answer.
+  const passkeyOptions: RequestHandler = async (req, res) => {
+    const options = await passkeys.registrationOptions(current(res));
+    req.session.passkeyChallenge = options.challenge;
+    await saveSession(req);
+    res.json(options);
+  };
+
+  const registerPasskey: RequestHandler = async (req, res) => {
+    const expected = req.session.passkeyChallenge;
+    delete req.session.passkeyChallenge;
+    if (!expected) throw new HttpError(400, 'There is no passkey being added. Start again.', { expose: true });
+    const label = (readString(req.body?.label) ?? '').trim() || 'Passkey';
+    if (!(await passkeys.register(current(res).id, req.body?.credential, expected, label, by(req)))) {
+      throw new HttpError(400, 'This passkey could not be added.', { expose: true, title: 'Passkey refused' });
+    }
+    res.json({ redirect_to: `${base}?done=passkey-added` });
+  };
+
+  return { list, startTotp, confirmTotp, regenerateCodes, remove, passkeyOptions, registerPasskey };
 }

@@ -95,6 +95,8 @@ export function accountRouter(deps: AppDeps): Router {
       router.post('/factors/totp', signed, factors.confirmTotp);
       router.post('/factors/recovery-codes', signed, factors.regenerateCodes);
       router.post('/factors/remove', signed, factors.remove);
+      router.post('/factors/passkey/options', signed, factors.passkeyOptions);
+      router.post('/factors/passkey', signed, factors.registerPasskey);
     }
   }
   return router;

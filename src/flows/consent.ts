@@ -2,6 +2,7 @@ import { Router, type Response } from 'express';
 import type { AppDeps } from '../app.js';
 import type { HydraAdmin } from '../hydra/client.js';
 import type { AcceptConsentRequest, ConsentRequest } from '../hydra/types.js';
+import { contextLocale, splitUiLocales, translator, useLocale } from '../http/locale.js';
 import { allowFormTargets } from '../http/security.js';
 import { clip } from '../http/text.js';
 import { idTokenClaims } from '../users/claims.js';
@@ -37,8 +38,8 @@ async function consentAcceptance(
   };
 }
 
-/** The consent page's own element ids (views/consent.ejs, partials/head) and its form's field names. */
-const PAGE_IDS = new Set(['main', 'heading', 'remember', 'accept', 'reject', 'challenge', '_csrf', 'grant_scope', 'action']);
+/** The consent page's own element ids (views/consent.ejs, partials/head, partials/foot's language switcher) and its form's field names. */
+const PAGE_IDS = new Set(['main', 'heading', 'remember', 'accept', 'reject', 'challenge', '_csrf', 'grant_scope', 'action', 'language-select']);
 
 export interface ScopeBox {
   name: string;
@@ -56,7 +57,7 @@ export interface ScopeBox {
  * page's ids (a scope named `remember` would make the "Remember" label tick it) or is not a usable
  * id; that one becomes `scope-<name>`, numbered if even that is taken. Every id is unique.
  */
-export function scopeBoxes(requested: readonly string[], checked: boolean): ScopeBox[] {
+export function scopeBoxes(requested: readonly string[], checked: boolean, describe: (scope: string) => string = (scope) => describeScope(scope)): ScopeBox[] {
   const scopes = [...new Set(requested)];
   const taken = new Set(PAGE_IDS);
   const own = new Set<string>();
@@ -74,7 +75,7 @@ export function scopeBoxes(requested: readonly string[], checked: boolean): Scop
       for (let n = 2; taken.has(id); n++) id = `${base}-${n}`;
       taken.add(id);
     }
-    return { name: scope, id, description: clip(describeScope(scope)), label: clip(scope), checked };
+    return { name: scope, id, description: clip(describe(scope)), label: clip(scope), checked };
   });
 }
 
@@ -98,8 +99,11 @@ export function skipsConsent(consentRequest: ConsentRequest, accountClientId?: s
 
 function renderConsent(res: Response, consentRequest: ConsentRequest, challenge: string, preselect: boolean): void {
   allowFormTargets(res, [consentRequest.request_url, ...clientRedirectTargets(consentRequest.client)]);
+  // The client's ui_locales first, then the language the login step passed on (localeContext).
+  useLocale(res, [...splitUiLocales(consentRequest.oidc_context?.ui_locales), contextLocale(consentRequest.context)]);
+  const t = translator(res);
   res.render('consent', {
-    title: 'Allow access',
+    title: t('consent.title'),
     challenge,
     // A device sign-in (RFC 8628): the page says so, and names the client the device runs.
     device: isDeviceRequestUrl(consentRequest.request_url),
@@ -108,7 +112,7 @@ function renderConsent(res: Response, consentRequest: ConsentRequest, challenge:
     // Unticked unless CONSENT_PRESELECT_SCOPES: a person grants a scope by ticking it, as on
     // Ory's reference app (Hydra's browser suite clicks `#<scope>` to grant, and expects nothing
     // granted when it clicks nothing).
-    scopes: scopeBoxes(consentRequest.requested_scope ?? [], preselect),
+    scopes: scopeBoxes(consentRequest.requested_scope ?? [], preselect, (scope) => describeScope(scope, t)),
     audiences: (consentRequest.requested_access_token_audience ?? []).map((audience) => clip(audience)),
   });
 }

@@ -3,6 +3,7 @@ import type { AppDeps } from '../app.js';
 import { HydraError, UnsupportedOperationError } from '../hydra/errors.js';
 import { HttpError } from '../http/errors.js';
 import { recordDeviceOutcome } from '../http/rate-limit.js';
+import { translator } from '../http/locale.js';
 import { allowFormTargets } from '../http/security.js';
 import { clip } from '../http/text.js';
 import { readChallenge, readString } from './challenge.js';
@@ -24,20 +25,8 @@ import { hydraRedirectTarget } from './redirect.js';
  * person must press the button, and the consent page then names the device's application.
  */
 
-/** Every sentence this file shows (the static ones are in views/device*.ejs), in one place for the message catalogs. */
-const TEXT = {
-  title: 'Sign in on a device',
-  successTitle: 'Your device is signed in',
-  empty: 'Enter the code your device shows.',
-  wrong:
-    'That code is not valid. Check it against the one on your device: a code works once, and only for a few minutes. If it has expired, start again on the device to get a new one.',
-  notFoundTitle: 'This device sign-in was not found',
-  notFound: 'The link may be incomplete. Start again on your device and follow the address it shows.',
-  expiredTitle: 'This device sign-in has expired',
-  expired: 'The page was open too long. Start again on your device: it will show a new code and address.',
-  unsupported: 'the device sign-in needs Hydra v25.4 or later, with HYDRA_API_VERSION=v2',
-  continueTitle: 'Continuing',
-} as const;
+/** What the page shows comes from the catalogs' `device.*` keys; this one is for operators (a misconfiguration). */
+const UNSUPPORTED = 'the device sign-in needs Hydra v25.4 or later, with HYDRA_API_VERSION=v2';
 
 /** Longer than any code Hydra makes (its presets: 8 or 9 characters; a configured length rarely past 20). */
 const MAX_USER_CODE_LENGTH = 64;
@@ -68,12 +57,12 @@ export function deviceRouter({ hydra, config, metrics }: AppDeps, limit: Request
   function renderDevice(res: Response, challenge: string, form: DeviceForm): void {
     // The POST ends in a redirect to Hydra's /oauth2/device/verify: allow its origin (when known).
     allowFormTargets(res, [publicUrl]);
-    res.render('device', { title: TEXT.title, challenge, userCode: clip(form.userCode, 100), error: form.error });
+    res.render('device', { title: translator(res)('device.title'), challenge, userCode: clip(form.userCode, 100), error: form.error });
   }
 
   function requireDeviceLayout(): void {
     // Hydra v1.11 (and v2.0–2.3) have no device grant; a form that could only fail helps nobody.
-    if (hydra.apiVersion !== 'v2') throw new UnsupportedOperationError('acceptUserCodeRequest', hydra.apiVersion, TEXT.unsupported);
+    if (hydra.apiVersion !== 'v2') throw new UnsupportedOperationError('acceptUserCodeRequest', hydra.apiVersion, UNSUPPORTED);
   }
 
   router.get('/device', (req, res) => {
@@ -87,10 +76,11 @@ export function deviceRouter({ hydra, config, metrics }: AppDeps, limit: Request
     const challenge = readChallenge(req.body?.challenge, 'device_challenge');
     const typed = readString(req.body.user_code) ?? '';
     const userCode = normaliseUserCode(typed, config.device.uppercaseUserCode);
+    const t = translator(res);
     if (userCode === '') {
       recordDeviceOutcome(res, 'empty');
       res.status(400);
-      renderDevice(res, challenge, { userCode: typed, error: TEXT.empty });
+      renderDevice(res, challenge, { userCode: typed, error: t('device.empty') });
       return;
     }
 
@@ -101,8 +91,8 @@ export function deviceRouter({ hydra, config, metrics }: AppDeps, limit: Request
       } catch (err) {
         if (!(err instanceof HydraError)) throw err;
         // 404: a challenge Hydra cannot decrypt; 401: one past ttl.login_consent_request.
-        if (err.status === 404) throw new HttpError(404, TEXT.notFound, { title: TEXT.notFoundTitle, cause: err });
-        if (err.status === 401) throw new HttpError(410, TEXT.expired, { title: TEXT.expiredTitle, code: 'expired', cause: err });
+        if (err.status === 404) throw new HttpError(404, t('device.not_found'), { title: t('device.not_found_title'), cause: err });
+        if (err.status === 401) throw new HttpError(410, t('device.expired'), { title: t('device.expired_title'), code: 'expired', cause: err });
         // We always send a challenge and a non-empty code as JSON, so Hydra's one 400 left is
         // "The 'user_code' session could not be found or has expired or is otherwise malformed":
         // a wrong, expired or already used code, which Hydra does not tell apart.
@@ -114,7 +104,7 @@ export function deviceRouter({ hydra, config, metrics }: AppDeps, limit: Request
       metrics?.flowOutcome('device', 'wrong_code');
       req.log.info({ event: 'device_code_wrong' }, 'device user code refused');
       res.status(400);
-      renderDevice(res, challenge, { userCode: typed, error: TEXT.wrong });
+      renderDevice(res, challenge, { userCode: typed, error: t('device.wrong') });
       return;
     }
 
@@ -130,12 +120,12 @@ export function deviceRouter({ hydra, config, metrics }: AppDeps, limit: Request
     // Without HYDRA_PUBLIC_URL (or when Hydra answers another origin) the form's CSP could not
     // name Hydra in form-action, and Chromium would block a 302 there; a page that moves on by
     // itself is a new navigation, which form-action does not govern.
-    res.render('continue', { title: TEXT.continueTitle, target });
+    res.render('continue', { title: t('device.continue_title'), target });
   });
 
   // urls.device.success: Hydra adds ?client_id=…, which we do not show (anyone can put any text in it).
   router.get('/device/success', (_req, res) => {
-    res.render('device-success', { title: TEXT.successTitle });
+    res.render('device-success', { title: translator(res)('device.success_title') });
   });
 
   return router;

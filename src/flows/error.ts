@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { translator } from '../http/locale.js';
 import { clip } from '../http/text.js';
 import { readString } from './challenge.js';
 
@@ -12,9 +13,11 @@ export function errorPageRouter(): Router {
       return value ? clip(value) : undefined;
     };
     const error = field('error');
+    const t = translator(res);
     res.render('error', {
-      title: 'Sign-in could not be completed',
-      message: field('error_description') ?? 'The authorization server reported a problem with this request.',
+      title: t('error.hydra_title'),
+      // Hydra's error_description is Hydra's own (English) words; only our fallback is translated.
+      message: field('error_description') ?? t('error.hydra_message'),
       status: undefined,
       details: { error, hint: field('error_hint') },
     });

@@ -5,6 +5,7 @@ import type { LoginRequest } from '../hydra/types.js';
 import { HttpError } from '../http/errors.js';
 import { recordLoginOutcome } from '../http/rate-limit.js';
 import { allowFormTargets } from '../http/security.js';
+import { allowOwnScripts } from '../mfa/csp.js';
 import type { User } from '../users/store.js';
 import { createWorkQueue, WorkQueueFullError } from '../users/work-queue.js';
 import { readChallenge, readCheckbox, readString } from './challenge.js';
@@ -26,10 +27,13 @@ interface LoginForm {
   error?: string;
 }
 
-function renderLogin(res: Response, loginRequest: LoginRequest, challenge: string, form: LoginForm): void {
+function renderLogin(res: Response, loginRequest: LoginRequest, challenge: string, form: LoginForm, passkeys = false): void {
   // The form's POST ends at Hydra and then at the client (or its error redirect): allow both.
   allowFormTargets(res, [loginRequest.request_url, ...clientRedirectTargets(loginRequest.client)]);
+  // "Sign in with a passkey" and autofill run our two scripts (src/mfa/csp.ts).
+  if (passkeys) allowOwnScripts(res);
   res.render('login', {
+    passkeys,
     title: 'Sign in',
     challenge,
     application: clientView(loginRequest.client),
@@ -88,10 +92,16 @@ export function loginRouter({ hydra, users, config, metrics, ...rest }: AppDeps,
       await factors.completeLogin(req, res, challenge, loginRequest, { user, methods, remember: true });
       return;
     }
-    renderLogin(res, loginRequest, challenge, {
-      email: loginRequest.oidc_context?.login_hint ?? '',
-      remember: false,
-    });
+    renderLogin(
+      res,
+      loginRequest,
+      challenge,
+      {
+        email: loginRequest.oidc_context?.login_hint ?? '',
+        remember: false,
+      },
+      factors.passkeys !== undefined,
+    );
   });
 
   router.post('/login', ...limit, async (req, res) => {
@@ -137,11 +147,17 @@ export function loginRouter({ hydra, users, config, metrics, ...rest }: AppDeps,
       req.log.info({ event: 'login_failed', account: email ? accountTag(email) : undefined }, 'login failed');
       // The Hydra request stays open: the person simply tries again.
       res.status(401);
-      renderLogin(res, loginRequest, challenge, {
-        email,
-        remember,
-        error: email === '' || password === '' ? 'Enter your email address and password.' : 'The email address or password is incorrect.',
-      });
+      renderLogin(
+        res,
+        loginRequest,
+        challenge,
+        {
+          email,
+          remember,
+          error: email === '' || password === '' ? 'Enter your email address and password.' : 'The email address or password is incorrect.',
+        },
+        factors.passkeys !== undefined,
+      );
       return;
     }
 

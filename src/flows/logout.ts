@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { AppDeps } from '../app.js';
+import { translator, uiLocalesOfUrl, useLocale } from '../http/locale.js';
 import { allowFormTargets } from '../http/security.js';
 import { readChallenge } from './challenge.js';
 import { clientView } from './client-view.js';
@@ -27,8 +28,10 @@ export function logoutRouter({ hydra, config, metrics }: AppDeps): Router {
       ? new URL(logoutRequest.request_url, publicUrl).href
       : logoutRequest.request_url;
     allowFormTargets(res, [requestUrl, ...(logoutRequest.client?.post_logout_redirect_uris ?? [])]);
+    // Hydra leaves ui_locales out of the logout request, but its request_url still has it.
+    useLocale(res, uiLocalesOfUrl(logoutRequest.request_url));
     res.render('logout', {
-      title: 'Sign out',
+      title: translator(res)('logout.title'),
       challenge,
       subject: logoutRequest.subject ?? '',
       application: logoutRequest.rp_initiated && logoutRequest.client ? clientView(logoutRequest.client) : undefined,
@@ -47,15 +50,16 @@ export function logoutRouter({ hydra, config, metrics }: AppDeps): Router {
       // Without HYDRA_PUBLIC_URL the logout page's CSP could not name Hydra's origin in
       // form-action, and Chromium would block a 302 there. A page that moves on by itself is a
       // new navigation, which form-action does not govern.
-      res.render('continue', { title: 'Signing you out', target: hydraRedirectTarget(redirect_to) });
+      res.render('continue', { title: translator(res)('logout.continue_title'), target: hydraRedirectTarget(redirect_to) });
       return;
     }
     // "No": Hydra answers 204 and forgets the request; the session stays, and so do we.
     const logoutRequest = await hydra.getLogoutRequest(challenge).catch(() => undefined);
     await hydra.rejectLogoutRequest(challenge);
     metrics?.flowOutcome('logout', 'cancelled', logoutRequest?.client?.client_id);
+    useLocale(res, uiLocalesOfUrl(logoutRequest?.request_url));
     res.render('logout-cancelled', {
-      title: 'Still signed in',
+      title: translator(res)('logout_cancelled.title'),
       application: logoutRequest?.rp_initiated && logoutRequest.client ? clientView(logoutRequest.client) : undefined,
     });
   });

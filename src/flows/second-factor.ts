@@ -4,17 +4,18 @@ import type { LoginRequest } from '../hydra/types.js';
 import { HttpError } from '../http/errors.js';
 import { bruteForceLimits } from '../http/rate-limit.js';
 import { allowFormTargets } from '../http/security.js';
-import { allowDataImages } from '../mfa/csp.js';
+import { allowDataImages, allowOwnScripts } from '../mfa/csp.js';
 import { acrFor, amrFor, levelOf, requestedLevel } from '../mfa/levels.js';
-import { clearLoginState, newLoginState, readLoginState, writeLoginState, type LoginState } from '../mfa/login-state.js';
+import { clearLoginState, clearWebAuthnChallenge, newLoginState, readLoginState, readWebAuthnChallenge, writeLoginState, writeWebAuthnChallenge, type LoginState } from '../mfa/login-state.js';
+import { createPasskeys, type Passkeys } from '../mfa/passkeys.js';
 import { createMfa, type Mfa } from '../mfa/service.js';
 import { groupedSecret } from '../mfa/totp.js';
 import type { Account } from '../users/accounts.js';
 import { accountTag } from '../users/email.js';
 import type { User } from '../users/store.js';
-import { readChallenge, readString } from './challenge.js';
+import { readChallenge, readCheckbox, readString } from './challenge.js';
 import { clientRedirectTargets, clientView } from './client-view.js';
-import { DENIED, redirectAsHydraSays } from './redirect.js';
+import { DENIED, hydraRedirectTarget, redirectAsHydraSays } from './redirect.js';
 
 /**
  * The second step of a sign-in, on the same login challenge, and the acr/amr Hydra is told.
@@ -41,6 +42,8 @@ export interface Person {
 
 export interface SecondFactor {
   readonly mfa?: Mfa;
+  /** Passkeys (with MFA on): the login page offers "Sign in with a passkey" and autofill. */
+  readonly passkeys?: Passkeys;
   /** Accepts, asks for a factor, or rejects; always answers the response. */
   completeLogin(req: Request, res: Response, challenge: string, loginRequest: LoginRequest, who: { user: User; methods: string[]; remember: boolean }): Promise<void>;
   routes: Router;
@@ -58,7 +61,14 @@ export const UNMET = {
 export function secondFactor(deps: AppDeps, loginContext: (user: User) => Record<string, unknown>): SecondFactor {
   const { config, hydra, metrics, accounts } = deps;
   const mfa = deps.factors && accounts && config.mfa.mode !== 'off' ? createMfa(config, deps.factors) : undefined;
+  const passkeys = mfa ? createPasskeys(config, mfa.store) : undefined;
   const states = new WeakMap<Request, LoginState>();
+
+  /** Hydra's redirect, as a 302 for a form, or as JSON for the passkey script (a fetch cannot follow it across origins). */
+  function answerRedirect(res: Response, redirectTo: string): void {
+    if (res.locals.answerJson === true) res.json({ redirect_to: hydraRedirectTarget(redirectTo) });
+    else redirectAsHydraSays(res, redirectTo);
+  }
 
   async function personOf(user: User): Promise<Person | undefined> {
     const id = (user as Partial<Account>).id ?? (await accounts?.getBySubject(user.subject))?.id;
@@ -88,7 +98,7 @@ export function secondFactor(deps: AppDeps, loginContext: (user: User) => Record
     clearLoginState(config, res);
     metrics?.flowOutcome('login', loginRequest.skip ? 'skipped' : 'accepted', loginRequest.client.client_id);
     req.log.info({ event: 'login_succeeded', account: accountTag(user.email), acr_level: level }, 'login succeeded');
-    redirectAsHydraSays(res, redirect_to);
+    answerRedirect(res, redirect_to);
   }
 
   async function reject(req: Request, res: Response, challenge: string, loginRequest: LoginRequest, why: string) {
@@ -96,11 +106,13 @@ export function secondFactor(deps: AppDeps, loginContext: (user: User) => Record
     const { redirect_to } = await hydra.rejectLoginRequest(challenge, UNMET);
     clearLoginState(config, res);
     metrics?.flowOutcome('login', 'rejected', loginRequest.client.client_id);
-    redirectAsHydraSays(res, redirect_to);
+    answerRedirect(res, redirect_to);
   }
 
-  function renderCode(res: Response, loginRequest: LoginRequest, challenge: string, error?: string) {
-    renderStep(res, 'login-factor', loginRequest, { title: 'Two-step verification', challenge, error });
+  async function renderCode(res: Response, loginRequest: LoginRequest, challenge: string, userId: string, error?: string) {
+    const [totp, keys] = await Promise.all([mfa!.store.totpFactors(userId), mfa!.store.passkeys(userId)]);
+    if (keys.length > 0) allowOwnScripts(res);
+    renderStep(res, 'login-factor', loginRequest, { title: 'Two-step verification', challenge, error, hasTotp: totp.length > 0, hasPasskey: keys.length > 0 });
   }
 
   async function renderEnrol(res: Response, loginRequest: LoginRequest, challenge: string, state: LoginState, error?: string) {
@@ -124,7 +136,7 @@ export function secondFactor(deps: AppDeps, loginContext: (user: User) => Record
     const base = { u: person.id, s: person.subject, e: person.email, r: remember, m: methods };
     if (hasFactor) {
       writeLoginState(config, res, newLoginState(challenge, base));
-      renderCode(res, loginRequest, challenge);
+      await renderCode(res, loginRequest, challenge, person.id);
       return;
     }
     if (config.mfa.mode === 'required' || config.mfa.enrolOnDemand) {
@@ -197,12 +209,66 @@ export function secondFactor(deps: AppDeps, loginContext: (user: User) => Record
         res.locals.factorOutcome = 'wrong';
         metrics?.flowOutcome('login', 'second_factor_failed', loginRequest.client.client_id);
         res.status(401);
-        renderCode(res, loginRequest, challenge, check.reason === 'reused-code' ? 'This code was already used. Wait for the next one.' : 'That code is not right. Try again.');
+        await renderCode(res, loginRequest, challenge, state.u, check.reason === 'reused-code' ? 'This code was already used. Wait for the next one.' : 'That code is not right. Try again.');
         return;
       }
       res.locals.factorOutcome = 'verified';
       metrics?.flowOutcome('login', 'second_factor_passed', loginRequest.client.client_id);
       await accept(req, res, challenge, loginRequest, user, [...state.m, 'otp'], state.r, { second_factor: check.method });
+    });
+
+    // ---- Passkeys: the second factor (with the state), or the only one (without) -----------------
+
+    routes.post('/login/passkey/options', async (req, res) => {
+      const challenge = readChallenge(req.body?.challenge, 'login_challenge');
+      // An unknown or expired challenge ends here (404/410), before any options are made.
+      await hydra.getLoginRequest(challenge);
+      const read = readLoginState(config, req, challenge);
+      const options = await passkeys!.authenticationOptions('problem' in read ? undefined : read.state.u);
+      writeWebAuthnChallenge(config, res, challenge, options.challenge);
+      res.json(options);
+    });
+
+    /** The state when there is a valid one; a passkey without one is a sign-in with no password. */
+    const optionalState: RequestHandler = (req, res, next) => {
+      const challenge = readChallenge(req.body?.challenge, 'login_challenge');
+      const read = readLoginState(config, req, challenge);
+      if (!('problem' in read)) states.set(req, read.state);
+      res.locals.challenge = challenge;
+      res.locals.answerJson = true;
+      next();
+    };
+
+    routes.post('/login/passkey', limits[0]!, optionalState, ...limits.slice(1), async (req, res) => {
+      const challenge = res.locals.challenge as string;
+      const state = states.get(req);
+      const by = { actor: 'user', ip: req.ip };
+      const expected = readWebAuthnChallenge(config, req, challenge);
+      clearWebAuthnChallenge(config, res);
+      res.locals.factorOutcome = 'wrong';
+      if (!expected) {
+        await mfa.store.audit({ action: 'factor.refused', user_id: state?.u, detail: 'webauthn:no-challenge' }, by);
+        throw new HttpError(403, 'This passkey request expired. Please try again.', { expose: true, title: 'Sign-in expired' });
+      }
+      // Without a password step the passkey is the whole sign-in: the authenticator must verify the person.
+      const check = await passkeys!.authenticate(req.body?.credential, expected, { userId: state?.u, requireUserVerification: !state }, by);
+      if (!check.ok) {
+        metrics?.flowOutcome('login', 'second_factor_failed');
+        throw new HttpError(401, 'This passkey could not be used to sign in.', { expose: true, title: 'Passkey refused', code: `passkey_${check.reason.replace(/-/g, '_')}` });
+      }
+      const account = await accounts!.get(check.userId);
+      const user = account && !account.disabled ? await deps.users.findBySubject(account.subject) : undefined;
+      if (!account || !user) {
+        await mfa.store.audit({ action: 'factor.refused', user_id: check.userId, detail: 'webauthn:disabled' }, by);
+        throw new HttpError(403, 'This account can no longer sign in.', { expose: true, title: 'Sign-in refused', code: 'account_disabled' });
+      }
+      res.locals.factorOutcome = 'verified';
+      // Hydra after the passkey: a replayed assertion is refused (and audited) as such even when the
+      // challenge it came with is long handled.
+      const loginRequest = await hydra.getLoginRequest(challenge);
+      metrics?.flowOutcome('login', 'second_factor_passed', loginRequest.client.client_id);
+      const methods = state ? [...state.m, ...check.amr] : check.amr;
+      await completeLogin(req, res, challenge, loginRequest, { user, methods, remember: state ? state.r : readCheckbox(req.body?.remember) });
     });
 
     routes.post('/login/enrol', limits[0]!, loadState, ...limits.slice(1), async (req, res) => {
@@ -236,5 +302,5 @@ export function secondFactor(deps: AppDeps, loginContext: (user: User) => Record
     });
   }
 
-  return { mfa, completeLogin, routes };
+  return { mfa, passkeys, completeLogin, routes };
 }

@@ -33,7 +33,8 @@ export function requestedLevel(config: Pick<Config, 'mfa'>, acrValues: readonly 
 /** The amr (RFC 8176) of a login that used these methods; `mfa` whenever two factors were used. */
 export function amrFor(methods: readonly string[]): string[] {
   const set = [...new Set(methods)];
-  const factors = set.filter((m) => m !== 'mfa' && m !== 'user');
+  // `user` (the authenticator verified the person: PIN, biometrics) is a factor of its own.
+  const factors = set.filter((m) => m !== 'mfa');
   if (factors.length >= 2 && !set.includes('mfa')) set.push('mfa');
   return set;
 }

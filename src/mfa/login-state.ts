@@ -88,3 +88,34 @@ export function readLoginState(
   if (state.c !== digest(challenge)) return { problem: 'other-challenge', state };
   return { state };
 }
+
+/**
+ * The WebAuthn challenge of a passkey step on the login page: its own signed cookie, bound to
+ * the login challenge like the state, valid for STATE_TTL_MS. It holds no account: which account
+ * a passkey belongs to is the credential's answer (or the state's, as a second factor).
+ */
+export const WEBAUTHN_COOKIE = 'hlc_login_wa';
+
+export function writeWebAuthnChallenge(config: Pick<Config, 'sessionSecret' | 'basePath' | 'secureCookies'>, res: Response, loginChallenge: string, challenge: string, now = Date.now()): void {
+  const body = Buffer.from(JSON.stringify({ c: digest(loginChallenge), w: challenge, x: now + STATE_TTL_MS }), 'utf8').toString('base64url');
+  res.cookie(WEBAUTHN_COOKIE, `${body}.${sign(config, `wa.${body}`)}`, { httpOnly: true, sameSite: 'strict', secure: config.secureCookies, path: cookiePath(config), maxAge: STATE_TTL_MS });
+}
+
+export function readWebAuthnChallenge(config: Pick<Config, 'sessionSecret'>, req: Request, loginChallenge: string, now = Date.now()): string | undefined {
+  const raw = req.headers.cookie ? parseCookies(req.headers.cookie)[WEBAUTHN_COOKIE] : undefined;
+  const [body, mac] = raw?.split('.') ?? [];
+  if (!body || !mac) return undefined;
+  const expected = Buffer.from(sign(config, `wa.${body}`));
+  const given = Buffer.from(mac);
+  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return undefined;
+  try {
+    const value = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as { c?: unknown; w?: unknown; x?: unknown };
+    return value.c === digest(loginChallenge) && typeof value.x === 'number' && value.x >= now && typeof value.w === 'string' ? value.w : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function clearWebAuthnChallenge(config: Pick<Config, 'basePath' | 'secureCookies'>, res: Response): void {
+  res.clearCookie(WEBAUTHN_COOKIE, { httpOnly: true, sameSite: 'strict', secure: config.secureCookies, path: cookiePath(config) });
+}

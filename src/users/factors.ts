@@ -28,6 +28,28 @@ export interface TotpFactor extends Factor {
   lastStep: number;
 }
 
+/** A passkey with what verification needs. */
+export interface PasskeyFactor extends Factor {
+  kind: 'webauthn';
+  credentialId: string;
+  /** COSE public key, base64url. */
+  publicKey: string;
+  counter: number;
+  transports: string[];
+  /** 'multiDevice' (synced: amr swk) or 'singleDevice' (bound to hardware: amr hwk). */
+  deviceType: string;
+}
+
+export interface NewPasskey {
+  label: string;
+  credentialId: string;
+  publicKey: string;
+  counter: number;
+  transports: string[];
+  deviceType: string;
+  backedUp: boolean;
+}
+
 export interface LoginLevel {
   subject: string;
   level: number;
@@ -45,6 +67,14 @@ export interface FactorStore {
    * so of two requests with the same code exactly one wins, and an older code never works again.
    */
   useTotpStep(factorId: string, step: number, by: AuditContext): Promise<boolean>;
+  addPasskey(userId: string, passkey: NewPasskey, by: AuditContext): Promise<Factor>;
+  passkeys(userId: string): Promise<PasskeyFactor[]>;
+  passkeyByCredentialId(credentialId: string): Promise<PasskeyFactor | undefined>;
+  /**
+   * Records a passkey use, atomically: false (a replay) when the signature counter did not move
+   * forward (unless the authenticator keeps none: both 0) or this challenge was already taken.
+   */
+  usePasskey(factorId: string, counter: number, challengeDigest: string, by: AuditContext): Promise<boolean>;
   /** Replaces every recovery code of the account with these hashes. */
   replaceRecoveryCodes(userId: string, hashes: readonly string[], by: AuditContext): Promise<void>;
   /** Uses the code up, atomically: true for the first use, false for an unknown or used one. */

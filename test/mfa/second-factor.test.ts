@@ -251,3 +251,48 @@ describe('MFA=off', () => {
     expect((await agent.post('/login/factor').type('form').send({ _csrf: csrf })).status).toBe(404);
   });
 });
+
+describe('passkey plumbing (the ceremonies themselves run in test/e2e/passkeys.test.ts)', () => {
+  let e: Env;
+  beforeAll(async () => {
+    e = await setUp();
+  });
+  afterAll(() => tearDown(e));
+
+  it("gives the login page script-src 'self' and connect-src 'self' (for the passkey script) and no inline script; other pages none", async () => {
+    const challenge = e.t.hydra.addLoginRequest();
+    const page = await request(e.t.app).get(`/login?login_challenge=${challenge}`);
+    const csp = String(page.headers['content-security-policy']);
+    expect(csp).toMatch(/script-src 'self'(;|$)/);
+    expect(csp).toMatch(/connect-src 'self'(;|$)/);
+    expect(page.text).toContain('autocomplete="username webauthn"');
+    expect(page.text).toContain('id="passkey-signin"');
+    // Every <script> has a src on this origin: nothing inline.
+    expect(page.text.match(/<script[^>]*>/g)).toEqual(['<script src="/assets/vendor/simplewebauthn-browser.js">', '<script src="/assets/passkeys.js">']);
+    const home = await request(e.t.app).get('/');
+    expect(String(home.headers['content-security-policy'])).not.toMatch(/script-src/);
+    const bundle = await request(e.t.app).get('/assets/vendor/simplewebauthn-browser.js');
+    expect(bundle.status).toBe(200);
+    expect(bundle.headers['content-type']).toMatch(/javascript/);
+    expect(bundle.text).toContain('SimpleWebAuthnBrowser');
+  });
+
+  it('hands out discoverable-credential options bound to the challenge, and refuses an assertion without them (audited)', async () => {
+    const challenge = e.t.hydra.addLoginRequest();
+    const { agent, csrf } = await agentWithForm(e.t.app, `/login?login_challenge=${challenge}`);
+    const options = await agent.post('/login/passkey/options').type('form').set('Accept', 'application/json').send({ _csrf: csrf, challenge });
+    expect(options.status).toBe(200);
+    expect(options.body).toMatchObject({ rpId: 'localhost', userVerification: 'required', allowCredentials: [] });
+    expect(String(options.headers['set-cookie'])).toMatch(/hlc_login_wa=[^;]+; Max-Age=600; Path=\/login; .*HttpOnly; SameSite=Strict/);
+
+    const fresh = e.t.hydra.addLoginRequest();
+    const other = await agentWithForm(e.t.app, `/login?login_challenge=${fresh}`);
+    const refused = await other.agent
+      .post('/login/passkey')
+      .type('form')
+      .set('Accept', 'application/json')
+      .send({ _csrf: other.csrf, challenge: fresh, credential: JSON.stringify({ id: 'x', response: {} }) });
+    expect(refused.status).toBe(403);
+    expect(e.t.hydra.accepted.login).toHaveLength(0);
+  });
+});

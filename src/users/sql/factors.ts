@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { AuditContext, NewAuditEvent } from '../accounts.js';
-import type { Factor, FactorKind, FactorStore, LoginLevel, TotpFactor } from '../factors.js';
+import type { Factor, FactorKind, FactorStore, LoginLevel, PasskeyFactor, TotpFactor } from '../factors.js';
 import type { AccountsSchema, FactorsTable } from './schema.js';
 
 /**
@@ -21,6 +21,24 @@ function toFactor(row: Selectable<FactorsTable>): Factor {
     label: row.label,
     created_at: new Date(Number(row.created_at)),
     last_used_at: row.last_used_at === null ? null : new Date(Number(row.last_used_at)),
+  };
+}
+
+function toPasskey(row: Selectable<FactorsTable>): PasskeyFactor {
+  let meta: { transports?: unknown; deviceType?: unknown } = {};
+  try {
+    meta = JSON.parse(row.meta ?? '{}') as typeof meta;
+  } catch {
+    // an unreadable row: no transports
+  }
+  return {
+    ...toFactor(row),
+    kind: 'webauthn',
+    credentialId: row.credential_id ?? '',
+    publicKey: row.secret,
+    counter: Number(row.counter),
+    transports: Array.isArray(meta.transports) ? meta.transports.filter((t): t is string => typeof t === 'string') : [],
+    deviceType: typeof meta.deviceType === 'string' ? meta.deviceType : 'singleDevice',
   };
 }
 
@@ -61,7 +79,7 @@ export function createSqlFactorStore(db: Kysely<AccountsSchema>, guard: Guard, n
         db.transaction().execute(async (trx) => {
           await trx
             .insertInto('factors')
-            .values({ id, user_id: userId, kind: 'totp', label, secret: input.sealedSecret, credential_id: null, counter: input.step, meta: null, created_at: at, last_used_at: at })
+            .values({ id, user_id: userId, kind: 'totp', label, secret: input.sealedSecret, credential_id: null, counter: input.step, meta: null, last_challenge: null, created_at: at, last_used_at: at })
             .execute();
           await audit(trx, { action: 'factor.added', user_id: userId, detail: 'totp' }, by, at);
         }),
@@ -84,6 +102,55 @@ export function createSqlFactorStore(db: Kysely<AccountsSchema>, guard: Guard, n
             .executeTakeFirst();
           if (!used) return false;
           await audit(trx, { action: 'factor.used', user_id: used.user_id, detail: 'totp' }, by, at);
+          return true;
+        }),
+      );
+    },
+
+    async addPasskey(userId, passkey, by) {
+      const at = now();
+      const id = randomUUID();
+      const label = passkey.label.trim().slice(0, 100) || 'Passkey';
+      const meta = JSON.stringify({ transports: passkey.transports, deviceType: passkey.deviceType, backedUp: passkey.backedUp });
+      await guard('add factor', () =>
+        db.transaction().execute(async (trx) => {
+          await trx
+            .insertInto('factors')
+            .values({ id, user_id: userId, kind: 'webauthn', label, secret: passkey.publicKey, credential_id: passkey.credentialId, counter: passkey.counter, meta, last_challenge: null, created_at: at, last_used_at: null })
+            .execute();
+          await audit(trx, { action: 'factor.added', user_id: userId, detail: 'webauthn' }, by, at);
+        }),
+      );
+      return { id, user_id: userId, kind: 'webauthn', label, created_at: new Date(at), last_used_at: null };
+    },
+
+    async passkeys(userId) {
+      const rows = await guard('passkeys', () => db.selectFrom('factors').selectAll().where('user_id', '=', userId).where('kind', '=', 'webauthn').orderBy('created_at').execute());
+      return rows.map(toPasskey);
+    },
+
+    async passkeyByCredentialId(credentialId) {
+      if (typeof credentialId !== 'string' || credentialId.length > 1024) return undefined;
+      const row = await guard('passkey', () => db.selectFrom('factors').selectAll().where('credential_id', '=', credentialId).where('kind', '=', 'webauthn').executeTakeFirst());
+      return row && toPasskey(row);
+    },
+
+    async usePasskey(factorId, counter, challengeDigest, by) {
+      const at = now();
+      return guard('use passkey', () =>
+        db.transaction().execute(async (trx) => {
+          const used = await trx
+            .updateTable('factors')
+            .set({ counter, last_used_at: at, last_challenge: challengeDigest })
+            .where('id', '=', factorId)
+            .where('kind', '=', 'webauthn')
+            // An authenticator without a counter (synced passkeys) always says 0; the challenge check stands.
+            .where('counter', counter === 0 ? '=' : '<', counter)
+            .where((eb) => eb.or([eb('last_challenge', 'is', null), eb('last_challenge', '!=', challengeDigest)]))
+            .returning('user_id')
+            .executeTakeFirst();
+          if (!used) return false;
+          await audit(trx, { action: 'factor.used', user_id: used.user_id, detail: 'webauthn' }, by, at);
           return true;
         }),
       );

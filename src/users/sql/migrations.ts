@@ -97,6 +97,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('credential_id', 'text', (c) => c.unique())
           .addColumn('counter', 'bigint', (c) => c.notNull().defaultTo(0))
           .addColumn('meta', 'text')
+          .addColumn('last_challenge', 'text')
           .addColumn('created_at', 'bigint', (c) => c.notNull())
           .addColumn('last_used_at', 'bigint')
           .execute();

@@ -85,8 +85,10 @@ export interface FactorsTable {
   credential_id: string | null;
   /** TOTP: the last time step accepted (each code once). Passkey: the signature counter. */
   counter: number;
-  /** JSON extras (passkey transports, backed-up flag). */
+  /** JSON extras of a passkey: transports, deviceType, backedUp. */
   meta: string | null;
+  /** Passkey: a digest of the WebAuthn challenge last accepted, so an assertion is never taken twice. */
+  last_challenge: string | null;
   created_at: number;
   last_used_at: number | null;
 }

@@ -53,6 +53,8 @@ export interface StackOptions {
   hydra?: HydraRelease & { bin?: string };
   appEnv?: Record<string, string>;
   hydraEnv?: Record<string, string>;
+  /** The host in the app's BASE_URL (it listens on 127.0.0.1 either way): `localhost` for WebAuthn, whose RP ID cannot be an IP address. */
+  appHost?: string;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -63,7 +65,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     else res.writeHead(503).end('app not attached yet');
   });
   const port = await listen(server);
-  const baseUrl = `http://127.0.0.1:${port}`;
+  const baseUrl = `http://${options.appHost ?? '127.0.0.1'}:${port}`;
 
   let hydra: HydraInstance | undefined;
   try {

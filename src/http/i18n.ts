@@ -1,0 +1,75 @@
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import i18next, { type TFunction } from 'i18next';
+
+/** A translator fixed to one language: `t('consent.title')`, `t('scopes.other', { scope })`. */
+export type Translate = TFunction;
+
+/** The message catalogs in locales/<lang>.json, loaded once. */
+export interface Catalogs {
+  /** Every language with a catalog, `en` first; what locale negotiation can choose from. */
+  readonly languages: readonly string[];
+  /** The translator for one of `languages` (anything else gets English). */
+  translator(lang: string): Translate;
+}
+
+/** A catalog's file name is its BCP 47 tag: en.json, de.json, pt-BR.json. */
+const CATALOG_FILE = /^([a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*)\.json$/;
+
+/**
+ * Reads every locales/<lang>.json asynchronously and hands them to one i18next instance.
+ *
+ * Why i18next: it is the most used and longest kept catalog library in Node, its catalogs are
+ * plain JSON a translator (or a fork) can edit, plurals come from the platform's Intl.PluralRules
+ * (`key_one` / `key_other`, and `_few`/`_many` where a language has them), and interpolation is
+ * `{{name}}`. Interpolated values are escaped as EJS's `<%= %>` escapes them, so `<%- t(...) %>` may carry
+ * the catalog's markup (`<strong>`) and never a person's or a client's text unescaped.
+ * English is the fallback for a key a catalog lacks (test/http/locale.test.ts fails on that).
+ */
+export async function loadCatalogs(dir: string): Promise<Catalogs> {
+  const files = (await readdir(dir)).filter((file) => CATALOG_FILE.test(file));
+  const entries = await Promise.all(
+    files.map(async (file) => {
+      const lang = CATALOG_FILE.exec(file)![1]!;
+      const catalog: unknown = JSON.parse(await readFile(path.join(dir, file), 'utf8'));
+      return [lang, { translation: catalog as Record<string, unknown> }] as const;
+    }),
+  );
+  const resources = Object.fromEntries(entries);
+  if (!resources.en) throw new Error(`${dir}/en.json is missing: English is every other catalog's fallback`);
+  const languages = ['en', ...Object.keys(resources).filter((lang) => lang !== 'en').sort()];
+  const instance = i18next.createInstance();
+  await instance.init({
+    resources,
+    lng: 'en',
+    fallbackLng: 'en',
+    supportedLngs: languages,
+    // de-CH is matched to de by our negotiation (src/http/locale.ts), never by i18next.
+    load: 'currentOnly',
+    initAsync: false,
+    returnNull: false,
+    interpolation: { escapeValue: true, escape: escapeHtml },
+  });
+  const translators = new Map(languages.map((lang) => [lang, instance.getFixedT(lang)]));
+  return {
+    languages,
+    translator: (lang) => translators.get(lang) ?? translators.get('en')!,
+  };
+}
+
+/** Loads the catalogs at the first call and shares them; a failed load is tried again at the next. */
+export function lazyCatalogs(dir: string): () => Promise<Catalogs> {
+  let loading: Promise<Catalogs> | undefined;
+  return () =>
+    (loading ??= loadCatalogs(dir).catch((err: unknown) => {
+      loading = undefined;
+      throw err;
+    }));
+}
+
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;', "'": '&#39;' };
+
+/** The same escaping as EJS's `<%= %>`, so a value reads the same through a catalog or not. */
+function escapeHtml(value: string): string {
+  return String(value).replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
+}
