@@ -2,6 +2,7 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import type { AppDeps } from '../app.js';
 import type { LoginRequest } from '../hydra/types.js';
 import { HttpError } from '../http/errors.js';
+import { chooseLocale, localeContext, splitUiLocales } from '../http/locale.js';
 import { bruteForceLimits } from '../http/rate-limit.js';
 import { allowFormTargets } from '../http/security.js';
 import { allowDataImages, allowOwnScripts } from '../mfa/csp.js';
@@ -45,8 +46,16 @@ export interface SecondFactor {
   /** Passkeys (with MFA on): the login page offers "Sign in with a passkey" and autofill. */
   readonly passkeys?: Passkeys;
   /** Accepts, asks for a factor, or rejects; always answers the response. */
-  completeLogin(req: Request, res: Response, challenge: string, loginRequest: LoginRequest, who: { user: User; methods: string[]; remember: boolean }): Promise<void>;
+  completeLogin(req: Request, res: Response, challenge: string, loginRequest: LoginRequest, who: Who): Promise<void>;
   routes: Router;
+}
+
+/** Who signs in, with the methods (amr) proved so far; `extra` joins the login context. */
+export interface Who {
+  user: User;
+  methods: string[];
+  remember: boolean;
+  extra?: Record<string, unknown>;
 }
 
 /** What a POST /login/factor came to (res.locals.factorOutcome), for the per-account limit. */
@@ -89,7 +98,8 @@ export function secondFactor(deps: AppDeps, loginContext: (user: User) => Record
       ...(loginRequest.skip ? {} : { remember, remember_for: config.loginRememberFor }),
       amr,
       acr: acrFor(config, level),
-      context: { ...loginContext(user), ...extra },
+      // The language this sign-in was in goes on to the consent step (consent reads context.locale).
+      context: { ...loginContext(user), ...localeContext(chooseLocale(req, res, splitUiLocales(loginRequest.oidc_context?.ui_locales), config.defaultLocale)), ...extra },
     });
     // Step-up needs the level this Hydra login session reached; the session outlives the accept.
     if (loginRequest.session_id && deps.factors) {
@@ -122,7 +132,7 @@ export function secondFactor(deps: AppDeps, loginContext: (user: User) => Record
     renderStep(res, 'login-enrol', loginRequest, { title: 'Set up two-step verification', challenge, qr: pending.qr, secret: groupedSecret(pending.secret), uri: pending.uri, error });
   }
 
-  async function completeLogin(req: Request, res: Response, challenge: string, loginRequest: LoginRequest, who: { user: User; methods: string[]; remember: boolean }) {
+  async function completeLogin(req: Request, res: Response, challenge: string, loginRequest: LoginRequest, who: Who) {
     const { user, methods, remember } = who;
     const reached = levelOf(amrFor(methods));
     const person = mfa ? await personOf(user) : undefined;
@@ -130,9 +140,13 @@ export function secondFactor(deps: AppDeps, loginContext: (user: User) => Record
     let wanted: number = requestedLevel(config, loginRequest.oidc_context?.acr_values);
     // Whoever has a factor uses it; with MFA=required, everyone.
     if (mfa && (hasFactor || config.mfa.mode === 'required')) wanted = Math.max(wanted, 2);
-    if (reached >= wanted) return accept(req, res, challenge, loginRequest, user, methods, remember);
-    // Level 3 needs a passkey, which this build cannot ask for yet.
-    if (wanted >= 3 || !mfa || !person) return reject(req, res, challenge, loginRequest, wanted >= 3 ? 'phishing-resistant' : 'no-mfa');
+    if (reached >= wanted) return accept(req, res, challenge, loginRequest, user, methods, remember, who.extra);
+    if (!mfa || !person) return reject(req, res, challenge, loginRequest, 'no-mfa');
+    // Phishing-resistant needs a passkey: without one, no factor will do.
+    if (wanted >= 3 && (await mfa.store.passkeys(person.id)).length === 0) {
+      await mfa.store.audit({ action: 'factor.refused', user_id: person.id, detail: 'no-passkey-for-acr' }, { actor: 'user', ip: req.ip });
+      return reject(req, res, challenge, loginRequest, 'phishing-resistant');
+    }
     const base = { u: person.id, s: person.subject, e: person.email, r: remember, m: methods };
     if (hasFactor) {
       writeLoginState(config, res, newLoginState(challenge, base));
@@ -214,7 +228,8 @@ export function secondFactor(deps: AppDeps, loginContext: (user: User) => Record
       }
       res.locals.factorOutcome = 'verified';
       metrics?.flowOutcome('login', 'second_factor_passed', loginRequest.client.client_id);
-      await accept(req, res, challenge, loginRequest, user, [...state.m, 'otp'], state.r, { second_factor: check.method });
+      // Through completeLogin again: a client that asked for a passkey (phishing-resistant) is not done yet.
+      await completeLogin(req, res, challenge, loginRequest, { user, methods: [...state.m, 'otp'], remember: state.r, extra: { second_factor: check.method } });
     });
 
     // ---- Passkeys: the second factor (with the state), or the only one (without) -----------------
@@ -268,7 +283,7 @@ export function secondFactor(deps: AppDeps, loginContext: (user: User) => Record
       const loginRequest = await hydra.getLoginRequest(challenge);
       metrics?.flowOutcome('login', 'second_factor_passed', loginRequest.client.client_id);
       const methods = state ? [...state.m, ...check.amr] : check.amr;
-      await completeLogin(req, res, challenge, loginRequest, { user, methods, remember: state ? state.r : readCheckbox(req.body?.remember) });
+      await completeLogin(req, res, challenge, loginRequest, { user, methods, remember: state ? state.r : readCheckbox(req.body?.remember), extra: state ? { second_factor: 'passkey' } : { login_method: 'passkey' } });
     });
 
     routes.post('/login/enrol', limits[0]!, loadState, ...limits.slice(1), async (req, res) => {

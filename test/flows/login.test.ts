@@ -71,8 +71,16 @@ describe('login flow', () => {
       remember_for: 3600,
       amr: ['pwd'],
       acr: 'urn:hlc:acr:1fa',
-      context: { login_method: 'password', email: 'foo@bar.com' },
+      context: { login_method: 'password', email: 'foo@bar.com', locale: 'en' },
     });
+  });
+
+  it("carries the sign-in's language (ui_locales first) to the consent step in the accept's context", async () => {
+    const challenge = t.hydra.addLoginRequest({ oidc_context: { ui_locales: ['xx', 'de-CH'] } });
+    const { agent, csrf } = await agentWithForm(t.app, `/login?login_challenge=${challenge}`);
+    const res = await agent.post('/login').type('form').send({ _csrf: csrf, challenge, email: 'foo@bar.com', password: 'foobar', action: 'accept' });
+    expect(res.status).toBe(302);
+    expect(t.hydra.accepted.login.at(-1)!.body).toMatchObject({ context: { locale: 'de' } });
   });
 
   it('sends remember=false when the box is not ticked', async () => {

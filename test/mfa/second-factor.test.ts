@@ -173,6 +173,15 @@ describe('second factor at sign-in', () => {
     expect(e.t.hydra.rejected.login.at(-1)).toMatchObject({ challenge, body: { error: 'unmet_authentication_requirements' } });
   });
 
+  it('refuses a phishing-resistant acr request from a person with an authenticator app but no passkey, even after the code', async () => {
+    const account = await e.store.create({ email: 'nopasskey@example.com', password: PASSWORD }, by);
+    await enrolTotp(mfa, account);
+    const { res, challenge } = await password(e.t, 'nopasskey@example.com', { oidc_context: { acr_values: ['urn:hlc:acr:phr'] } });
+    expect(res.status).toBe(302);
+    expect(e.t.hydra.rejected.login.at(-1)).toMatchObject({ challenge, body: { error: 'unmet_authentication_requirements' } });
+    expect((await e.store.auditTrail(account.id)).items.map((event) => `${event.action}:${event.detail}`)).toContain('factor.refused:no-passkey-for-acr');
+  });
+
   it('steps up a remembered one-factor session (skip) when a client asks for two factors', async () => {
     const account = await e.store.create({ email: 'stepup@example.com', password: PASSWORD }, by);
     const sessionId = 'hydra-login-session-1';
