@@ -4,7 +4,8 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 import type { RequestHandler } from 'express';
 
 /** Query parameters whose values are secrets or one-time credentials: never logged. */
-const SECRET_PARAM = /(_challenge|_verifier|_hint|^code|^user_code|^token|^state|^password|^challenge|secret|^access_token|^refresh_token|^id_token)$/i;
+// return_to: the language switcher's way back, a page URL that may carry a challenge.
+const SECRET_PARAM = /(_challenge|_verifier|_hint|^code|^user_code|^token|^state|^password|^challenge|secret|^access_token|^refresh_token|^id_token|^return_to)$/i;
 
 const REDACTED = '[redacted]';
 

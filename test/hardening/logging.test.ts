@@ -105,6 +105,7 @@ describe('redactUrl', () => {
     expect(redactUrl('/cb?code=c1&state=s1&scope=openid%20email&code=c2')).toBe('/cb?code=[redacted]&state=[redacted]&scope=openid%20email&code=[redacted]');
     expect(redactUrl('/x?a=1&&b&consent_verifier=v&client_secret=s')).toBe('/x?a=1&&b&consent_verifier=[redacted]&client_secret=[redacted]');
     expect(redactUrl('/x?error=access_denied&error_hint=h')).toBe('/x?error=access_denied&error_hint=[redacted]');
+    expect(redactUrl('/language?lang=de&return_to=%2Fconsent%3Fconsent_challenge%3Dabc')).toBe('/language?lang=de&return_to=[redacted]');
     expect(redactUrl(undefined)).toBe('');
   });
 

@@ -166,7 +166,7 @@ describe('npm run users (end to end, against the database)', { timeout: 60_000 }
 
   it('migrate: applies the schema once, then says it is up to date', async () => {
     const { env, file } = database();
-    expect((await users(['migrate'], '', env)).stdout).toBe(`sqlite:${file}: applied 0001_accounts\n`);
+    expect((await users(['migrate'], '', env)).stdout).toBe(`sqlite:${file}: applied 0001_accounts, 0002_factors\n`);
     expect((await users(['migrate'], '', env)).stdout).toBe(`sqlite:${file}: the schema is up to date\n`);
   });
 
