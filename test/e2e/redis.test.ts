@@ -52,6 +52,8 @@ async function instance(hydra: FakeHydra, redisUrl: string, env: Record<string, 
     SESSION_SECRET: TEST_SESSION_SECRET,
     ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     REDIS_URL: redisUrl,
+    // Each instance its own in-memory database with the demo user, never the working tree's ./data/.
+    DATABASE_URL: 'sqlite::memory:',
     LOG_LEVEL: 'silent',
     LOGIN_RATE_LIMIT_PER_ACCOUNT: '3',
     LOGIN_RATE_LIMIT_PER_IP: '1000',
@@ -252,7 +254,7 @@ describe.skipIf(skip)('a hung Redis (SIGSTOP)', () => {
 
       const ready = await timed(() => request(app.app).get('/health/ready'));
       expect(ready.res.status).toBe(503);
-      expect(ready.res.body).toEqual({ status: 'unavailable', hydra: 'ok', redis: 'unreachable' });
+      expect(ready.res.body).toEqual({ status: 'unavailable', hydra: 'ok', database: 'ok', redis: 'unreachable' });
       expect(ready.ms).toBeLessThan(bound);
 
       // The connection itself looks fine: only a real round trip shows the hang.
@@ -262,7 +264,7 @@ describe.skipIf(skip)('a hung Redis (SIGSTOP)', () => {
     }
 
     // Thawed: the late replies are dropped, and the same session and counters work again.
-    expect((await request(app.app).get('/health/ready')).body).toEqual({ status: 'ok', hydra: 'ok', redis: 'ok' });
+    expect((await request(app.app).get('/health/ready')).body).toEqual({ status: 'ok', hydra: 'ok', database: 'ok', redis: 'ok' });
     expect((await adminPage(app, jar)).status).toBe(200);
     const fresh = await loginPage(hydra, app);
     expect((await fresh.post(app, 'foo@bar.com', 'wrong')).status).toBe(401);
