@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { AuditContext, NewAuditEvent } from '../accounts.js';
 import type { Factor, FactorKind, FactorStore, LoginLevel, PasskeyFactor, TotpFactor } from '../factors.js';
+import { insertAuditEvent } from './audit.js';
 import type { AccountsSchema, FactorsTable } from './schema.js';
 
 /**
@@ -43,20 +44,7 @@ function toPasskey(row: Selectable<FactorsTable>): PasskeyFactor {
 }
 
 export function createSqlFactorStore(db: Kysely<AccountsSchema>, guard: Guard, now: () => number = Date.now): FactorStore {
-  function audit(trx: Db, event: NewAuditEvent, by: AuditContext, at = now()) {
-    return trx
-      .insertInto('audit_events')
-      .values({
-        at,
-        actor: by.actor.slice(0, 100),
-        action: event.action.slice(0, 100),
-        user_id: event.user_id ?? null,
-        account: event.account ?? null,
-        ip: by.ip?.slice(0, 64) ?? null,
-        detail: event.detail?.slice(0, 200) ?? null,
-      })
-      .execute();
-  }
+  const audit = (trx: Db, event: NewAuditEvent, by: AuditContext, at = now()) => insertAuditEvent(trx, event, by, at);
 
   const store: FactorStore = {
     async list(userId) {

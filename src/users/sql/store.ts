@@ -27,6 +27,7 @@ import type { WorkQueue } from '../work-queue.js';
 import { isUnavailable, isUniqueViolation, openDatabase, reasonOf, withDeadline, type Database, type DatabaseOptions, type DatabaseTarget } from './database.js';
 import type { FactorStore } from '../factors.js';
 import { createSqlFactorStore } from './factors.js';
+import { insertAuditEvent } from './audit.js';
 import { migrateToLatest } from './migrations.js';
 import type { AccountsSchema, UsersTable } from './schema.js';
 
@@ -227,20 +228,8 @@ export function createSqlAccountStore(database: Database, appliedMigrations: rea
     return options.hashQueue ? options.hashQueue.run(run) : run();
   };
 
-  function audit(trx: Kysely<AccountsSchema> | Transaction<AccountsSchema>, event: NewAuditEvent, by: AuditContext, at = now()) {
-    return trx
-      .insertInto('audit_events')
-      .values({
-        at,
-        actor: by.actor.slice(0, 100),
-        action: event.action.slice(0, 100),
-        user_id: event.user_id ?? null,
-        account: event.account ?? null,
-        ip: by.ip?.slice(0, 64) ?? null,
-        detail: event.detail?.slice(0, 200) ?? null,
-      })
-      .execute();
-  }
+  const audit = (trx: Kysely<AccountsSchema> | Transaction<AccountsSchema>, event: NewAuditEvent, by: AuditContext, at = now()) =>
+    insertAuditEvent(trx, event, by, at);
 
   // Qualified, so a join (peekToken) cannot make a column ambiguous.
   const QUALIFIED_COLUMNS = ACCOUNT_COLUMNS.map((column) => `users.${column}` as const);
