@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Router, type RequestHandler, type Response } from 'express';
 import type { AppDeps } from '../app.js';
 import type { LoginRequest } from '../hydra/types.js';
@@ -6,6 +5,7 @@ import { HttpError } from '../http/errors.js';
 import { recordLoginOutcome } from '../http/rate-limit.js';
 import { allowFormTargets } from '../http/security.js';
 import { allowOwnScripts } from '../mfa/csp.js';
+import { accountTag } from '../users/email.js';
 import type { User } from '../users/store.js';
 import { createWorkQueue, WorkQueueFullError } from '../users/work-queue.js';
 import { readChallenge, readCheckbox, readString } from './challenge.js';
@@ -43,10 +43,6 @@ function renderLogin(res: Response, loginRequest: LoginRequest, challenge: strin
   });
 }
 
-/** A stable, non-reversible tag for an account in logs: failed attempts correlate, emails stay out. */
-function accountTag(email: string): string {
-  return createHash('sha256').update(email.toLowerCase()).digest('base64url').slice(0, 12);
-}
 
 /** Hydra's answer to the client when a remembered session belongs to a disabled or deleted account. */
 const ACCOUNT_UNAVAILABLE = {
