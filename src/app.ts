@@ -104,9 +104,8 @@ export function createApp(deps: AppDeps) {
     site.get('/metrics', metricsRoute(metrics, config.metrics.token));
   }
 
-  // The translated flows negotiate their language (src/http/locale.ts); login, account and admin
-  // are not converted yet, so they stay English with <html lang="en">.
-  site.use(['/consent', '/logout', '/device', '/error'], negotiateLocale(config));
+  // Every page negotiates its language (src/http/locale.ts); a flow then puts Hydra's ui_locales first.
+  site.use(negotiateLocale(config));
   site.get('/language', languageSwitch(config));
 
   // The flows Hydra sends the browser to: urls.login, urls.consent, urls.logout, urls.error,

@@ -118,7 +118,7 @@ interface Negotiation {
 
 /**
  * Every page: the catalogs loaded (the first request waits for them, later ones do not), and
- * English, since the screens not yet converted (login, account, admin) are English-only.
+ * English until negotiateLocale has read the request (a 404 of the outer app stays English).
  */
 export function catalogsReady(catalogs: () => Promise<Catalogs>): RequestHandler {
   return async (_req, res, next) => {

@@ -131,16 +131,11 @@ describe('the language of the translated screens', () => {
     expect(res.text).toContain('Saisissez le code affiché par votre appareil.');
   });
 
-  it('screens not converted yet stay English with <html lang="en">, whatever the browser asks', async () => {
-    const login = t.hydra.addLoginRequest({ oidc_context: { ui_locales: ['de'] } });
-    const res = await request(t.app).get(`/login?login_challenge=${login}`).set('Accept-Language', 'de').set('Cookie', 'hlc_lang=de');
-    expect(res.status).toBe(200);
-    expect(htmlLang(res.text)).toBe('en');
-    expect(res.text).toContain('Protected by OAuth 2.0 and OpenID Connect');
-    expect(res.text).not.toContain('id="language-select"');
+  it('every page negotiates: a 404 in the language of the browser', async () => {
     const missing = await request(t.app).get('/nowhere').set('Accept-Language', 'de');
-    expect(htmlLang(missing.text)).toBe('en');
-    expect(missing.text).toContain('Page not found');
+    expect(missing.status).toBe(404);
+    expect(htmlLang(missing.text)).toBe('de');
+    expect(missing.text).toContain('Geschützt durch OAuth 2.0 und OpenID Connect');
   });
 });
 
