@@ -1,10 +1,9 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, expect, it } from 'vitest';
 import type { AccountStore } from '../../src/users/accounts.js';
-import { startStack, type Stack } from './support/app.js';
-import { chromiumOrSkip, launchChromium, screenshot, watchedContext, type WatchedContext } from './support/browser.js';
-import { describeEachHydra, hydraTargets } from './support/hydra.js';
-import { authorizationRequest, createHydraClient, introspectAtHydra, OAuthDriver, startCallbackServer, type CallbackServer, type TestClient } from './support/oauth.js';
+import { browserTargets, useBrowserSuite } from './support/browser-suite.js';
+import { describeEachHydra } from './support/hydra.js';
+import { authorizationRequest, introspectAtHydra, OAuthDriver } from './support/oauth.js';
 
 /**
  * The account area (/account) against a real Hydra, in a real Chromium, once per Hydra release:
@@ -15,138 +14,102 @@ import { authorizationRequest, createHydraClient, introspectAtHydra, OAuthDriver
  * user and the remembered session no longer signs them in; sign-out ends at Hydra too.
  */
 
-const targets = hydraTargets('e2e account area');
-const chromiumPath = targets.every((t) => t.bin === undefined) ? undefined : chromiumOrSkip('e2e account area');
-const browserTargets = targets.map((target) => (chromiumPath === undefined ? { ...target, bin: undefined } : target));
+const { targets, chromiumPath } = browserTargets('e2e account area');
 
 const EMAIL = 'pat@example.com';
 const PASSWORD = 'first passphrase of pat, long enough';
 const NEW_PASSWORD = 'second passphrase of pat, also long';
 
-describeEachHydra(browserTargets, 'the account area in chromium against a real Hydra', (target) => {
-  let stack: Stack;
-  let callback: CallbackServer;
-  let client: TestClient;
-  let browser: Browser;
+describeEachHydra(targets, 'the account area in chromium against a real Hydra', (target) => {
+  const s = useBrowserSuite(target, {
+    label: 'e2e account',
+    shotPrefix: 'account-',
+    chromiumPath,
+    stack: { appEnv: { DATABASE_URL: 'sqlite::memory:' } },
+    client: { client_name: 'e2e account client' },
+  });
   let store: AccountStore;
   let userId: string;
   let subject: string;
 
   beforeAll(async () => {
-    [stack, callback, browser] = await Promise.all([
-      startStack({ hydra: target, appEnv: { DATABASE_URL: 'sqlite::memory:' } }),
-      startCallbackServer(),
-      launchChromium(chromiumPath),
-    ]);
-    store = stack.app.deps.accounts!;
+    store = s.stack.app.deps.accounts!;
     const user = await store.create({ email: EMAIL, password: PASSWORD, profile: { name: 'Pat Example' } }, { actor: 'test' });
     userId = user.id;
     subject = user.subject;
-    client = await createHydraClient(stack.hydra, {
-      client_name: 'e2e account client',
-      redirect_uris: [callback.callbackUrl],
-      post_logout_redirect_uris: [callback.postLogoutUrl],
-    });
   });
-  afterAll(async () => {
-    await browser?.close();
-    await callback?.close();
-    await stack?.stop();
-  });
-
-  const shot = (page: Page, name: string) => screenshot(page, target.apiVersion === 'v2' ? `account-${name}` : `v1-account-${name}`);
-  const app = (path: string) => `${stack.app.baseUrl}${path}`;
-
-  let contexts: WatchedContext[] = [];
-  async function open(): Promise<WatchedContext> {
-    const watched = await watchedContext(browser, [stack.app.baseUrl]);
-    contexts.push(watched);
-    return watched;
-  }
-  afterEach(async (context) => {
-    if (context.task.result?.state === 'fail') {
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      for (const c of contexts) console.error(`[e2e account] problems: ${JSON.stringify(c.problems)} at ${c.page.url()}`);
-    }
-    for (const c of contexts) await c.close();
-    contexts = [];
-  });
-
-  function expectNoProblems(watched: WatchedContext): void {
-    expect(watched.problems).toEqual({ consoleErrors: [], pageErrors: [], cspViolations: [] });
-  }
 
   /** Signs in to the OAuth client in this browser (login, remembered; consent, remembered) and returns its tokens. */
   async function signInToClient(page: Page, password: string) {
-    const auth = authorizationRequest(stack.hydra.publicUrl, { client, scope: 'openid offline_access email' });
+    const auth = authorizationRequest(s.stack.hydra.publicUrl, { client: s.client, scope: 'openid offline_access email' });
     await page.goto(auth.url.href);
     await page.waitForURL((url) => url.pathname === '/login');
     await page.fill('#email', EMAIL);
     await page.fill('#password', password);
     await page.check('#remember');
-    await Promise.all([page.waitForURL((url) => url.pathname === '/consent' || url.href.startsWith(callback.callbackUrl)), page.click('#accept')]);
+    await Promise.all([page.waitForURL((url) => url.pathname === '/consent' || url.href.startsWith(s.callback.callbackUrl)), page.click('#accept')]);
     if (new URL(page.url()).pathname === '/consent') {
       for (const scope of ['openid', 'offline_access', 'email']) await page.check(`#${scope}`);
       await page.check('#remember');
-      await Promise.all([page.waitForURL((url) => url.href.startsWith(callback.callbackUrl)), page.click('#accept')]);
+      await Promise.all([page.waitForURL((url) => url.href.startsWith(s.callback.callbackUrl)), page.click('#accept')]);
     }
     const code = new URL(page.url()).searchParams.get('code');
     expect(code, page.url()).toBeTruthy();
-    const http = new OAuthDriver({ hydraPublicUrl: stack.hydra.publicUrl, appBaseUrl: stack.app.baseUrl });
-    return http.exchangeCode(client, code!, auth.codeVerifier);
+    const http = new OAuthDriver({ hydraPublicUrl: s.stack.hydra.publicUrl, appBaseUrl: s.stack.app.baseUrl });
+    return http.exchangeCode(s.client, code!, auth.codeVerifier);
   }
 
   /** Where an authorization for the client ends up in this browser: our login page, or straight at the callback. */
   async function authorizeLandsOn(page: Page): Promise<'login' | 'callback'> {
-    const auth = authorizationRequest(stack.hydra.publicUrl, { client, scope: 'openid' });
+    const auth = authorizationRequest(s.stack.hydra.publicUrl, { client: s.client, scope: 'openid' });
     await page.goto(auth.url.href);
-    await page.waitForURL((url) => url.pathname === '/login' || url.href.startsWith(callback.callbackUrl));
+    await page.waitForURL((url) => url.pathname === '/login' || url.href.startsWith(s.callback.callbackUrl));
     return new URL(page.url()).pathname === '/login' ? 'login' : 'callback';
   }
 
   it('registered its own first-party client at start-up', async () => {
-    const res = await fetch(`${stack.hydra.adminApiUrl}/clients/account`);
+    const res = await fetch(`${s.stack.hydra.adminApiUrl}/clients/account`);
     expect(res.status).toBe(200);
     const registered = (await res.json()) as Record<string, unknown>;
-    expect(registered.redirect_uris).toEqual([app('/account/callback')]);
-    expect(registered.post_logout_redirect_uris).toEqual([app('/account/signed-out')]);
+    expect(registered.redirect_uris).toEqual([s.app('/account/callback')]);
+    expect(registered.post_logout_redirect_uris).toEqual([s.app('/account/signed-out')]);
   });
 
   it('signs in to a client, opens /account without a screen, changes the password: the old one fails, Hydra forgets the session', async () => {
-    const watched = await open();
+    const watched = await s.open();
     const { page } = watched;
     const tokens = await signInToClient(page, PASSWORD);
     expect(tokens.claims).toMatchObject({ sub: subject, email: EMAIL });
 
     // Single sign-on: Hydra remembers this browser, our first-party client needs no consent.
-    await page.goto(app('/account'));
-    await page.waitForURL((url) => url.origin === stack.app.baseUrl && url.pathname === '/account');
+    await page.goto(s.app('/account'));
+    await page.waitForURL((url) => url.origin === s.stack.app.baseUrl && url.pathname === '/account');
     await expect.poll(() => page.textContent('#account-email')).toBe(EMAIL);
     expect(await page.inputValue('#name')).toBe('Pat Example');
-    await shot(page, 'profile');
+    await s.shot(page, 'profile');
 
     await page.fill('#nickname', 'Patty');
     await Promise.all([page.waitForURL((url) => url.searchParams.get('done') === 'profile'), page.click('#save-profile')]);
     expect((await store.get(userId))!.profile.nickname).toBe('Patty');
 
-    await page.goto(app('/account/password'));
+    await page.goto(s.app('/account/password'));
     await page.fill('#current_password', PASSWORD);
     await page.fill('#new_password', NEW_PASSWORD);
     await page.fill('#confirm_password', NEW_PASSWORD);
     await Promise.all([page.waitForURL((url) => url.searchParams.get('done') !== null), page.click('#change-password')]);
     expect(new URL(page.url()).searchParams.get('done')).toBe('password');
-    await shot(page, 'password');
+    await s.shot(page, 'password');
     // Still signed in here.
-    await page.goto(app('/account/sessions'));
+    await page.goto(s.app('/account/sessions'));
     await expect.poll(() => page.isVisible('#sign-out-everywhere')).toBe(true);
-    expectNoProblems(watched);
+    s.expectNoProblems(watched);
 
     // Hydra's login sessions of the person were revoked: this browser is asked to sign in again.
     expect(await authorizeLandsOn(page)).toBe('login');
 
     // In another browser: the old password fails, the new one works.
-    const other = await open();
-    const auth = authorizationRequest(stack.hydra.publicUrl, { client, scope: 'openid' });
+    const other = await s.open();
+    const auth = authorizationRequest(s.stack.hydra.publicUrl, { client: s.client, scope: 'openid' });
     await other.page.goto(auth.url.href);
     await other.page.waitForURL((url) => url.pathname === '/login');
     await other.page.fill('#email', EMAIL);
@@ -154,69 +117,69 @@ describeEachHydra(browserTargets, 'the account area in chromium against a real H
     await Promise.all([other.page.waitForResponse((res) => res.url().endsWith('/login') && res.request().method() === 'POST'), other.page.click('#accept')]);
     await expect.poll(() => other.page.textContent('body')).toContain('The email address or password is incorrect.');
     await other.page.fill('#password', NEW_PASSWORD);
-    await Promise.all([other.page.waitForURL((url) => url.pathname === '/consent' || url.href.startsWith(callback.callbackUrl)), other.page.click('#accept')]);
+    await Promise.all([other.page.waitForURL((url) => url.pathname === '/consent' || url.href.startsWith(s.callback.callbackUrl)), other.page.click('#accept')]);
   });
 
   it('disconnects the client in /account: its access and refresh tokens introspect inactive', async () => {
-    const watched = await open();
+    const watched = await s.open();
     const { page } = watched;
     const tokens = await signInToClient(page, NEW_PASSWORD);
-    expect((await introspectAtHydra(stack.hydra, tokens.access_token)).active).toBe(true);
+    expect((await introspectAtHydra(s.stack.hydra, tokens.access_token)).active).toBe(true);
     expect(tokens.refresh_token).toBeTruthy();
 
-    await page.goto(app('/account/applications'));
+    await page.goto(s.app('/account/applications'));
     await page.waitForURL((url) => url.pathname === '/account/applications');
-    const row = page.locator(`tr[data-client="${client.client_id}"]`);
+    const row = page.locator(`tr[data-client="${s.client.client_id}"]`);
     await expect.poll(() => row.count()).toBe(1);
     expect(await row.textContent()).toContain('e2e account client');
     expect(await page.locator('tr[data-client="account"]').count()).toBe(0);
-    await shot(page, 'applications');
+    await s.shot(page, 'applications');
     await Promise.all([page.waitForURL((url) => url.searchParams.get('done') === 'revoked'), row.locator('button').click()]);
-    expect(await page.locator(`tr[data-client="${client.client_id}"]`).count()).toBe(0);
+    expect(await page.locator(`tr[data-client="${s.client.client_id}"]`).count()).toBe(0);
 
-    expect((await introspectAtHydra(stack.hydra, tokens.access_token)).active).toBe(false);
-    expect((await introspectAtHydra(stack.hydra, tokens.refresh_token!)).active).toBe(false);
-    expectNoProblems(watched);
+    expect((await introspectAtHydra(s.stack.hydra, tokens.access_token)).active).toBe(false);
+    expect((await introspectAtHydra(s.stack.hydra, tokens.refresh_token!)).active).toBe(false);
+    s.expectNoProblems(watched);
   });
 
   it('signs out of /account and of Hydra, with no question asked', async () => {
-    const watched = await open();
+    const watched = await s.open();
     const { page } = watched;
     await signInToClient(page, NEW_PASSWORD);
-    await page.goto(app('/account'));
+    await page.goto(s.app('/account'));
     await page.waitForURL((url) => url.pathname === '/account');
     await Promise.all([page.waitForURL((url) => url.pathname === '/account/signed-out'), page.click('.nav-logout button')]);
     await expect.poll(() => page.isVisible('#signed-out')).toBe(true);
     expect(await authorizeLandsOn(page)).toBe('login');
-    expectNoProblems(watched);
+    s.expectNoProblems(watched);
   });
 
   it('"sign out everywhere" ends the remembered session of another browser', async () => {
-    const first = await open();
-    const second = await open();
+    const first = await s.open();
+    const second = await s.open();
     await signInToClient(first.page, NEW_PASSWORD);
     await signInToClient(second.page, NEW_PASSWORD);
     expect(await authorizeLandsOn(second.page)).toBe('callback');
-    await first.page.goto(app('/account/sessions'));
+    await first.page.goto(s.app('/account/sessions'));
     await first.page.waitForURL((url) => url.pathname === '/account/sessions');
-    await shot(first.page, 'sessions');
+    await s.shot(first.page, 'sessions');
     await Promise.all([first.page.waitForURL((url) => url.pathname === '/account/signed-out'), first.page.click('#sign-out-everywhere')]);
     expect(await authorizeLandsOn(second.page)).toBe('login');
-    expectNoProblems(first);
+    s.expectNoProblems(first);
   });
 
   it('after the admin disables the user, the remembered session no longer signs them in', async () => {
-    const watched = await open();
+    const watched = await s.open();
     const { page } = watched;
     await signInToClient(page, NEW_PASSWORD);
-    await page.goto(app('/account'));
+    await page.goto(s.app('/account'));
     await page.waitForURL((url) => url.pathname === '/account');
     expect(await authorizeLandsOn(page)).toBe('callback'); // remembered
 
-    let disabled = await stack.admin('PATCH', `/admin/users/${userId}`, { disabled: true });
+    let disabled = await s.stack.admin('PATCH', `/admin/users/${userId}`, { disabled: true });
     // A real Hydra has answered 500 to the login-session revocation now and then: the account is
     // disabled all the same, the answer says so (502), and repeating the PATCH retries, as documented.
-    if (disabled.status === 502) disabled = await stack.admin('PATCH', `/admin/users/${userId}`, { disabled: true });
+    if (disabled.status === 502) disabled = await s.stack.admin('PATCH', `/admin/users/${userId}`, { disabled: true });
     expect(disabled.status, JSON.stringify(disabled.body)).toBe(200);
     // No remembered session lets them back in: Hydra asks again, and the password is refused.
     expect(await authorizeLandsOn(page)).toBe('login');
@@ -225,8 +188,8 @@ describeEachHydra(browserTargets, 'the account area in chromium against a real H
     await Promise.all([page.waitForResponse((res) => res.url().endsWith('/login') && res.request().method() === 'POST'), page.click('#accept')]);
     await expect.poll(() => page.textContent('body')).toContain('The email address or password is incorrect.');
     // And the /account session in this browser is over.
-    const res = await page.goto(app('/account'));
+    const res = await page.goto(s.app('/account'));
     expect(res?.status()).toBe(401);
-    await stack.admin('PATCH', `/admin/users/${userId}`, { disabled: false });
+    await s.stack.admin('PATCH', `/admin/users/${userId}`, { disabled: false });
   });
 });

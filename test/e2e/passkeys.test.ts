@@ -1,10 +1,9 @@
-import type { Browser, CDPSession, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import type { CDPSession, Page } from 'playwright-core';
+import { beforeAll, expect, it } from 'vitest';
 import type { AccountStore } from '../../src/users/accounts.js';
-import { startStack, type Stack } from './support/app.js';
-import { chromiumOrSkip, launchChromium, screenshot, watchedContext, type WatchedContext } from './support/browser.js';
-import { describeEachHydra, hydraTargets } from './support/hydra.js';
-import { authorizationRequest, createHydraClient, OAuthDriver, startCallbackServer, type CallbackServer, type TestClient } from './support/oauth.js';
+import { browserTargets, useBrowserSuite } from './support/browser-suite.js';
+import { describeEachHydra } from './support/hydra.js';
+import { authorizationRequest } from './support/oauth.js';
 
 /**
  * Passkeys against a real Hydra in a real Chromium with a CDP virtual authenticator
@@ -14,45 +13,29 @@ import { authorizationRequest, createHydraClient, OAuthDriver, startCallbackServ
  * with another origin, and a passkey of a disabled user are refused, and each refusal is audited.
  */
 
-const targets = hydraTargets('e2e passkeys');
-const chromiumPath = targets.every((t) => t.bin === undefined) ? undefined : chromiumOrSkip('e2e passkeys');
-const browserTargets = targets.map((target) => (chromiumPath === undefined ? { ...target, bin: undefined } : target));
+const { targets, chromiumPath } = browserTargets('e2e passkeys');
 
 const EMAIL = 'kim@example.com';
 const PASSWORD = 'the passphrase of kim, long enough';
 
-describeEachHydra(browserTargets, 'passkeys in chromium against a real Hydra', (target) => {
-  let stack: Stack;
-  let callback: CallbackServer;
-  let client: TestClient;
-  let browser: Browser;
+describeEachHydra(targets, 'passkeys in chromium against a real Hydra', (target) => {
+  const s = useBrowserSuite(target, {
+    label: 'e2e passkeys',
+    shotPrefix: 'passkey-',
+    chromiumPath,
+    stack: { appHost: 'localhost', appEnv: { DATABASE_URL: 'sqlite::memory:' } },
+    client: { client_name: 'e2e passkey client' },
+  });
   let store: AccountStore;
   let userId: string;
 
   beforeAll(async () => {
-    [stack, callback, browser] = await Promise.all([
-      startStack({ hydra: target, appHost: 'localhost', appEnv: { DATABASE_URL: 'sqlite::memory:' } }),
-      startCallbackServer(),
-      launchChromium(chromiumPath),
-    ]);
-    store = stack.app.deps.accounts!;
+    store = s.stack.app.deps.accounts!;
     userId = (await store.create({ email: EMAIL, password: PASSWORD }, { actor: 'test' })).id;
-    client = await createHydraClient(stack.hydra, { client_name: 'e2e passkey client', redirect_uris: [callback.callbackUrl], post_logout_redirect_uris: [callback.postLogoutUrl] });
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await callback?.close();
-    await stack?.stop();
   });
 
-  const shot = (page: Page, name: string) => screenshot(page, target.apiVersion === 'v2' ? `passkey-${name}` : `v1-passkey-${name}`);
-  const app = (path: string) => `${stack.app.baseUrl}${path}`;
-  let contexts: WatchedContext[] = [];
-  afterEach(async (context) => {
-    if (context.task.result?.state === 'fail') for (const c of contexts) console.error(`[e2e passkeys] problems: ${JSON.stringify(c.problems)} at ${c.page.url()}`);
-    for (const c of contexts) await c.close();
-    contexts = [];
-  });
+  /** Through consent to the callback; the ID token's claims. */
+  const finish = async (page: Page, codeVerifier: string) => (await s.finish(page, codeVerifier)).claims!;
 
   async function virtualAuthenticator(page: Page): Promise<{ cdp: CDPSession; authenticatorId: string }> {
     const cdp = await page.context().newCDPSession(page);
@@ -63,28 +46,15 @@ describeEachHydra(browserTargets, 'passkeys in chromium against a real Hydra', (
     return { cdp, authenticatorId };
   }
 
-  async function finish(page: Page, codeVerifier: string) {
-    await page.waitForURL((url) => url.pathname === '/consent' || url.href.startsWith(callback.callbackUrl));
-    if (new URL(page.url()).pathname === '/consent') {
-      await page.check('#openid');
-      await page.check('#remember');
-      await Promise.all([page.waitForURL((url) => url.href.startsWith(callback.callbackUrl)), page.click('#accept')]);
-    }
-    const code = new URL(page.url()).searchParams.get('code');
-    expect(code, page.url()).toBeTruthy();
-    return (await new OAuthDriver({ hydraPublicUrl: stack.hydra.publicUrl, appBaseUrl: stack.app.baseUrl }).exchangeCode(client, code!, codeVerifier)).claims!;
-  }
-
   const details = async () => (await store.auditTrail(userId, { limit: 100 })).items.map((e) => `${e.action}:${e.detail}`);
 
   it('registers a passkey in /account, signs in with it alone, and refuses a replay, another origin and a disabled user (audited)', async () => {
-    const watched = await watchedContext(browser, [stack.app.baseUrl]);
-    contexts.push(watched);
+    const watched = await s.open();
     const { page } = watched;
     const authenticator = await virtualAuthenticator(page);
 
     // A password sign-in, then /account (Hydra's remembered session), then "Add a passkey".
-    const first = authorizationRequest(stack.hydra.publicUrl, { client, scope: 'openid' });
+    const first = authorizationRequest(s.stack.hydra.publicUrl, { client: s.client, scope: 'openid' });
     await page.goto(first.url.href);
     await page.waitForURL((url) => url.pathname === '/login');
     await page.fill('#email', EMAIL);
@@ -92,9 +62,9 @@ describeEachHydra(browserTargets, 'passkeys in chromium against a real Hydra', (
     await page.check('#remember');
     await page.click('#accept');
     expect(await finish(page, first.codeVerifier)).toMatchObject({ amr: ['pwd'] });
-    await page.goto(app('/account'));
-    await page.waitForURL((url) => url.origin === stack.app.baseUrl && url.pathname === '/account');
-    await page.goto(app('/account/factors'));
+    await page.goto(s.app('/account'));
+    await page.waitForURL((url) => url.origin === s.stack.app.baseUrl && url.pathname === '/account');
+    await page.goto(s.app('/account/factors'));
     await page.fill('#passkey-label', 'Laptop');
     await page.click('#add-passkey');
     // The redirect that follows success, or the script's error line.
@@ -107,7 +77,7 @@ describeEachHydra(browserTargets, 'passkeys in chromium against a real Hydra', (
     await Promise.race(outcomes);
     expect(await page.textContent('#passkey-error')).toBe('');
     await page.waitForURL((url) => url.searchParams.get('done') === 'passkey-added');
-    await shot(page, 'registered');
+    await s.shot(page, 'registered');
     expect(await details()).toContain('factor.added:webauthn');
 
     // Signed out (no cookies left, here or at Hydra); the passkey alone signs in.
@@ -117,7 +87,7 @@ describeEachHydra(browserTargets, 'passkeys in chromium against a real Hydra', (
       captured = { body: route.request().postData() ?? '', headers: await route.request().allHeaders() };
       await route.continue();
     });
-    const second = authorizationRequest(stack.hydra.publicUrl, { client, scope: 'openid' });
+    const second = authorizationRequest(s.stack.hydra.publicUrl, { client: s.client, scope: 'openid' });
     await page.goto(second.url.href);
     await page.waitForURL((url) => url.pathname === '/login');
     // Conditional mediation: the email field's autofill offers the passkey, and the virtual
@@ -131,7 +101,7 @@ describeEachHydra(browserTargets, 'passkeys in chromium against a real Hydra', (
 
     // The same assertion again, with the same cookies: the counter did not move.
     const replay = (body: string) =>
-      fetch(app('/login/passkey'), {
+      fetch(s.app('/login/passkey'), {
         method: 'POST',
         headers: { cookie: captured!.headers.cookie!, 'x-csrf-token': captured!.headers['x-csrf-token']!, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
         body,
@@ -154,11 +124,11 @@ describeEachHydra(browserTargets, 'passkeys in chromium against a real Hydra', (
     await store.setDisabled(userId, true, { actor: 'test' });
     await page.unroute('**/login/passkey');
     await page.context().clearCookies();
-    const third = authorizationRequest(stack.hydra.publicUrl, { client, scope: 'openid' });
+    const third = authorizationRequest(s.stack.hydra.publicUrl, { client: s.client, scope: 'openid' });
     await page.goto(third.url.href);
     await page.waitForURL((url) => url.pathname === '/login');
     await page.waitForSelector('#passkey-error:not([hidden])');
-    await shot(page, 'disabled');
+    await s.shot(page, 'disabled');
     expect(await page.textContent('#passkey-error')).toContain('can no longer sign in');
     expect(await details()).toContain('factor.refused:webauthn:disabled');
 
@@ -167,14 +137,14 @@ describeEachHydra(browserTargets, 'passkeys in chromium against a real Hydra', (
     await store.setDisabled(userId, false, { actor: 'test' });
     await page.context().clearCookies();
     await authenticator.cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId: authenticator.authenticatorId, enabled: false });
-    const fourth = authorizationRequest(stack.hydra.publicUrl, { client, scope: 'openid' });
+    const fourth = authorizationRequest(s.stack.hydra.publicUrl, { client: s.client, scope: 'openid' });
     await page.goto(fourth.url.href);
     await page.waitForURL((url) => url.pathname === '/login');
     await page.fill('#email', EMAIL);
     await page.fill('#password', PASSWORD);
     await page.click('#accept');
     await page.waitForSelector('#passkey-signin');
-    await shot(page, 'second-factor');
+    await s.shot(page, 'second-factor');
     await authenticator.cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId: authenticator.authenticatorId, enabled: true });
     await page.click('#passkey-signin');
     const both = await finish(page, fourth.codeVerifier);

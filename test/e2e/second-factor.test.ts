@@ -1,11 +1,10 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, expect, it } from 'vitest';
 import { totpCode } from '../../src/mfa/totp.js';
 import type { AccountStore } from '../../src/users/accounts.js';
-import { startStack, type Stack } from './support/app.js';
-import { chromiumOrSkip, launchChromium, screenshot, watchedContext, type WatchedContext } from './support/browser.js';
-import { describeEachHydra, hydraTargets } from './support/hydra.js';
-import { authorizationRequest, createHydraClient, OAuthDriver, startCallbackServer, type CallbackServer, type TestClient } from './support/oauth.js';
+import { browserTargets, useBrowserSuite } from './support/browser-suite.js';
+import { describeEachHydra } from './support/hydra.js';
+import { authorizationRequest } from './support/oauth.js';
 
 /**
  * Second factors against a real Hydra, in a real Chromium, once per Hydra release: a password
@@ -16,77 +15,39 @@ import { authorizationRequest, createHydraClient, OAuthDriver, startCallbackServ
  * fresh browser, and a recovery code works exactly once.
  */
 
-const targets = hydraTargets('e2e second factors');
-const chromiumPath = targets.every((t) => t.bin === undefined) ? undefined : chromiumOrSkip('e2e second factors');
-const browserTargets = targets.map((target) => (chromiumPath === undefined ? { ...target, bin: undefined } : target));
+const { targets, chromiumPath } = browserTargets('e2e second factors');
 
 const EMAIL = 'sam@example.com';
 const PASSWORD = 'the passphrase of sam, long enough';
 const ACR1 = 'urn:hlc:acr:1fa';
 const ACR2 = 'urn:hlc:acr:2fa';
 
-describeEachHydra(browserTargets, 'second factors in chromium against a real Hydra', (target) => {
-  let stack: Stack;
-  let callback: CallbackServer;
-  let client: TestClient;
-  let browser: Browser;
+describeEachHydra(targets, 'second factors in chromium against a real Hydra', (target) => {
+  const s = useBrowserSuite(target, {
+    label: 'e2e mfa',
+    shotPrefix: 'mfa-',
+    chromiumPath,
+    stack: { appEnv: { DATABASE_URL: 'sqlite::memory:' } },
+    client: { client_name: 'e2e mfa client' },
+  });
   let store: AccountStore;
   let secret = '';
   let recoveryCodes: string[] = [];
 
   beforeAll(async () => {
-    [stack, callback, browser] = await Promise.all([
-      startStack({ hydra: target, appEnv: { DATABASE_URL: 'sqlite::memory:' } }),
-      startCallbackServer(),
-      launchChromium(chromiumPath),
-    ]);
-    store = stack.app.deps.accounts!;
+    store = s.stack.app.deps.accounts!;
     await store.create({ email: EMAIL, password: PASSWORD }, { actor: 'test' });
-    client = await createHydraClient(stack.hydra, { client_name: 'e2e mfa client', redirect_uris: [callback.callbackUrl], post_logout_redirect_uris: [callback.postLogoutUrl] });
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await callback?.close();
-    await stack?.stop();
   });
 
-  const shot = (page: Page, name: string) => screenshot(page, target.apiVersion === 'v2' ? `mfa-${name}` : `v1-mfa-${name}`);
-  const app = (path: string) => `${stack.app.baseUrl}${path}`;
-
-  let contexts: WatchedContext[] = [];
-  async function open(): Promise<WatchedContext> {
-    const watched = await watchedContext(browser, [stack.app.baseUrl]);
-    contexts.push(watched);
-    return watched;
-  }
-  afterEach(async (context) => {
-    if (context.task.result?.state === 'fail') {
-      for (const c of contexts) console.error(`[e2e mfa] problems: ${JSON.stringify(c.problems)} at ${c.page.url()}`);
-    }
-    for (const c of contexts) await c.close();
-    contexts = [];
-  });
+  /** Through consent to the callback; the ID token's claims. */
+  const finish = async (page: Page, codeVerifier: string) => (await s.finish(page, codeVerifier)).claims!;
 
   /** Starts an authorization; returns where it landed and how to finish it. */
   async function authorize(page: Page, extra: Record<string, string> = {}) {
-    const auth = authorizationRequest(stack.hydra.publicUrl, { client, scope: 'openid', extra });
+    const auth = authorizationRequest(s.stack.hydra.publicUrl, { client: s.client, scope: 'openid', extra });
     await page.goto(auth.url.href);
-    await page.waitForURL((url) => url.pathname.startsWith('/login') || url.href.startsWith(callback.callbackUrl));
+    await page.waitForURL((url) => url.pathname.startsWith('/login') || url.href.startsWith(s.callback.callbackUrl));
     return auth;
-  }
-
-  /** From wherever the flow is now, through consent (ticked, remembered) to the callback; the ID token's claims. */
-  async function finish(page: Page, codeVerifier: string) {
-    await page.waitForURL((url) => url.pathname === '/consent' || url.href.startsWith(callback.callbackUrl));
-    if (new URL(page.url()).pathname === '/consent') {
-      await page.check('#openid');
-      await page.check('#remember');
-      await Promise.all([page.waitForURL((url) => url.href.startsWith(callback.callbackUrl)), page.click('#accept')]);
-    }
-    const code = new URL(page.url()).searchParams.get('code');
-    expect(code, page.url()).toBeTruthy();
-    const tokens = await new OAuthDriver({ hydraPublicUrl: stack.hydra.publicUrl, appBaseUrl: stack.app.baseUrl }).exchangeCode(client, code!, codeVerifier);
-    return tokens.claims!;
   }
 
   async function password(page: Page) {
@@ -97,7 +58,7 @@ describeEachHydra(browserTargets, 'second factors in chromium against a real Hyd
   }
 
   it('password, then an authenticator app added in /account, then step-up on the remembered session', async () => {
-    const watched = await open();
+    const watched = await s.open();
     const { page } = watched;
     const first = await authorize(page);
     await password(page);
@@ -105,14 +66,14 @@ describeEachHydra(browserTargets, 'second factors in chromium against a real Hyd
     expect(one).toMatchObject({ acr: ACR1, amr: ['pwd'] });
 
     // /account through Hydra's remembered session; add the app with the key the page shows.
-    await page.goto(app('/account'));
-    await page.waitForURL((url) => url.origin === stack.app.baseUrl && url.pathname === '/account');
+    await page.goto(s.app('/account'));
+    await page.waitForURL((url) => url.origin === s.stack.app.baseUrl && url.pathname === '/account');
     await page.click('a[href="/account/factors"]');
     await page.waitForURL((url) => url.pathname === '/account/factors');
     await Promise.all([page.waitForURL((url) => url.pathname === '/account/factors/totp'), page.click('#add-totp')]);
     secret = (await page.textContent('#totp-secret'))!.replace(/\s/g, '');
     expect(await page.getAttribute('#totp-qr', 'src')).toMatch(/^data:image\/svg\+xml;base64,/);
-    await shot(page, 'enrol');
+    await s.shot(page, 'enrol');
     await page.fill('#label', 'Phone');
     await page.fill('#code', totpCode(secret));
     await Promise.all([page.waitForSelector('#recovery-codes'), page.click('#confirm')]);
@@ -123,7 +84,7 @@ describeEachHydra(browserTargets, 'second factors in chromium against a real Hyd
     const stepUp = await authorize(page, { acr_values: ACR2 });
     expect(new URL(page.url()).pathname).toBe('/login');
     expect(await page.locator('#password').count()).toBe(0);
-    await shot(page, 'step-up');
+    await s.shot(page, 'step-up');
     // The confirming code's step is used up: the next step's code (within the ±1 window).
     await page.fill('#code', totpCode(secret, Date.now() + 30_000));
     await page.click('#verify');
@@ -135,7 +96,7 @@ describeEachHydra(browserTargets, 'second factors in chromium against a real Hyd
 
   it('refuses a reused code in a fresh browser, and takes a recovery code exactly once', async () => {
     expect(secret).not.toBe('');
-    const { page } = await open();
+    const { page } = await s.open();
     const auth = await authorize(page);
     await password(page);
     await page.waitForSelector('#code');
@@ -147,7 +108,7 @@ describeEachHydra(browserTargets, 'second factors in chromium against a real Hyd
     await page.click('#verify');
     expect(await finish(page, auth.codeVerifier)).toMatchObject({ acr: ACR2, amr: ['pwd', 'otp', 'mfa'] });
 
-    const again = await open();
+    const again = await s.open();
     await authorize(again.page);
     await password(again.page);
     await again.page.waitForSelector('#code');
