@@ -19,6 +19,8 @@ export interface RunMetrics {
   target: TargetName;
   round: number;
   requests: number;
+  /** Requests in the sequence each connection repeats (2 for a password POST then a code POST). */
+  steps: number;
   seconds: number;
   reqPerSec: number;
   latencyMs: { p50: number; p90: number; p99: number; max: number };
@@ -35,6 +37,8 @@ export interface RunMetrics {
   /** Distinct TCP connections the target held to the fake Hydra during the run (keep-alive check). */
   hydraConnections: number;
   loadavg1: number;
+  /** The scenario's own counters for the measured run (LoadSpec.stats). */
+  notes?: Record<string, number>;
   background?: { requests: number; reqPerSec: number; latencyMs: { p50: number; p99: number }; unexpected: number };
 }
 
@@ -47,9 +51,10 @@ function cannon(options: autocannon.Options, onResponse?: () => void): { done: P
   return { done, stop: () => instance?.stop() };
 }
 
-function unexpected(result: autocannon.Result, expect: number): number {
+function unexpected(result: autocannon.Result, expect: number | readonly number[]): number {
+  const wanted: readonly number[] = typeof expect === 'number' ? [expect] : expect;
   let count = result.errors;
-  for (const [status, { count: n }] of Object.entries(result.statusCodeStats)) if (Number(status) !== expect) count += n;
+  for (const [status, { count: n }] of Object.entries(result.statusCodeStats)) if (!wanted.includes(Number(status))) count += n;
   return count;
 }
 
@@ -90,6 +95,7 @@ export async function measure(
 
   if (settings.warmup > 0) await cannon(options(target, main, settings.connections, settings.warmup)).done;
 
+  main.stats?.reset();
   const peakResettable = resetPeakRss(target.pid);
   const sampler = startSampler(target.pid, fake.port);
   const served0 = await fake.served();
@@ -122,6 +128,7 @@ export async function measure(
     target: target.name,
     round,
     requests,
+    steps: main.requests.length,
     seconds: result.duration,
     reqPerSec: requests / result.duration,
     latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
@@ -133,6 +140,7 @@ export async function measure(
     hydraCallsPerReq: answered > 0 ? (served1 - served0) / answered : Number.NaN,
     hydraConnections: sampled.distinctPorts,
     loadavg1: loadavg()[0] ?? Number.NaN,
+    ...(main.stats ? { notes: main.stats.read() } : {}),
     ...(backgroundMetrics ? { background: backgroundMetrics } : {}),
   };
 }

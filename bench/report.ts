@@ -23,6 +23,8 @@ export interface Summary {
   hydraCallsPerReq: number;
   hydraConnections: number;
   unexpected: number;
+  /** Medians over the rounds of the scenario's own counters (RunMetrics.notes). */
+  notes?: Record<string, number>;
   background?: { reqPerSec: number; p99: number; unexpected: number };
 }
 
@@ -51,6 +53,8 @@ export function summarise(runs: RunMetrics[], scenarios: Scenario[]): Summary[] 
       const mine = runs.filter((r) => r.scenario === scenario.id && r.target === target);
       if (mine.length === 0) continue;
       const backgrounds = mine.flatMap((r) => (r.background ? [r.background] : []));
+      const noted = mine.flatMap((r) => (r.notes ? [r.notes] : []));
+      const notes = noted.length > 0 ? Object.fromEntries(Object.keys(noted[0]!).map((key) => [key, median(noted.map((n) => n[key] ?? Number.NaN))])) : undefined;
       out.push({
         scenario: scenario.id,
         title: scenario.title,
@@ -64,6 +68,7 @@ export function summarise(runs: RunMetrics[], scenarios: Scenario[]): Summary[] 
         hydraCallsPerReq: median(mine.map((r) => r.hydraCallsPerReq)),
         hydraConnections: Math.max(...mine.map((r) => r.hydraConnections)),
         unexpected: mine.reduce((sum, r) => sum + r.unexpected, 0),
+        ...(notes ? { notes } : {}),
         ...(backgrounds.length > 0
           ? {
               background: {
@@ -127,6 +132,12 @@ export function markdown(summaries: Summary[], ratioList: Ratio[], goalList: Goa
     lines.push(
       `| ${s.title} | ${s.target} | ${fmt(s.reqPerSec, 0)} | ${fmt(s.p50, 0)} | ${fmt(s.p99, 0)} | ${fmt(s.cpuMsPerReq, 3)} | ${fmt(s.peakRssMB, 0)} | ${fmt(s.hydraCallsPerReq, 2)} | ${s.hydraConnections} | ${s.unexpected} |`,
     );
+    if (s.scenario === 'second-factor' && s.notes) {
+      // Ours only: the reference app has no second factor to compare with.
+      lines.push(
+        `| ↳ TOTP code POSTs alone (ours only) | ${s.target} | | ${fmt(s.notes.codeP50Ms ?? NaN, 0)} | ${fmt(s.notes.codeP99Ms ?? NaN, 0)} | | | | | ${fmt((s.notes.codeRefused ?? 0) + (s.notes.passwordStepFailed ?? 0), 0)} |`,
+      );
+    }
     if (s.background) {
       lines.push(`| ↳ background login POSTs | ${s.target} | ${fmt(s.background.reqPerSec, 1)} | | ${fmt(s.background.p99, 0)} | | | | | ${s.background.unexpected} |`);
     }

@@ -15,6 +15,7 @@ import { runProfile } from './profile.js';
 import { goals, markdown, ratios, summarise } from './report.js';
 import { scenarios as allScenarios, type Pools } from './scenarios.js';
 import { buildOurs, CACHE, ensureReference, REFERENCE_PACKAGE, ROOT, startOurs, startReference, type RunningTarget, type TargetName } from './targets.js';
+import { seedSecondFactorAccounts, verifySecondFactor } from './second-factor.js';
 import { csrfPairs, verifyTarget } from './verify.js';
 
 const HELP = `npm run bench -- [options]
@@ -26,9 +27,13 @@ Load (default):
   --connections N     concurrent connections (50)
   --latency MS        fake Hydra answers after MS milliseconds (0)
   --hash-rate N       login POSTs per second behind "render while hashing" (10)
-  --scenarios a,b     login-render, consent-render, skip-login, login-post, render-while-hashing
+  --scenarios a,b     login-render, consent-render, skip-login, login-post, render-while-hashing,
+                      second-factor (ours only: password POST, then the TOTP code POST, for
+                      accounts with a confirmed authenticator app; codes computed by the bench)
   --targets a,b       ours, reference
   --pool N            challenges seeded per kind (2000)
+  --accounts N        second-factor accounts seeded into each fresh process (1000); each code is
+                      accepted once, so an account signs in at most twice per 30-second step
   --log FILE          where the servers' stdout (access logs) goes (/dev/null)
   --out FILE          JSON results (.cache/bench/latest.json)
   --no-build          use dist/ as it is
@@ -56,6 +61,7 @@ const { values: args } = parseArgs({
     scenarios: { type: 'string' },
     targets: { type: 'string', default: 'ours,reference' },
     pool: { type: 'string', default: '2000' },
+    accounts: { type: 'string', default: '1000' },
     log: { type: 'string', default: '/dev/null' },
     out: { type: 'string', default: path.join(CACHE, 'latest.json') },
     'no-build': { type: 'boolean' },
@@ -120,7 +126,23 @@ async function runLoad(): Promise<void> {
   for (const t of wantedTargets) if (t !== 'ours' && t !== 'reference') throw new Error(`unknown target ${t}`);
   if (candidateRoot) wantedTargets.add('candidate');
   const wanted = args.scenarios ? new Set(args.scenarios.split(',').map((s) => s.trim())) : undefined;
-  const known = allScenarios(hashRate);
+  const accountCount = int('accounts', args.accounts, 1);
+  // Each of ours keeps one MFA_ENCRYPTION_KEY for the bench, known here so the seeded secrets open.
+  const mfaKeys = new Map<TargetName, string>();
+  const mfaKey = (name: TargetName) => {
+    let key = mfaKeys.get(name);
+    if (!key) mfaKeys.set(name, (key = randomBytes(32).toString('base64url')));
+    return key;
+  };
+  const known = allScenarios(hashRate, {
+    prepare: async (target, pools) => {
+      const started = Date.now();
+      pools.secondFactor ??= new Map();
+      pools.secondFactor.set(target.name, await seedSecondFactorAccounts(target, mfaKey(target.name), accountCount));
+      await verifySecondFactor(target, pools);
+      log(`${target.name}: ${accountCount} accounts with a confirmed TOTP factor seeded in ${((Date.now() - started) / 1000).toFixed(1)} s; password → code form 200, code → 302`);
+    },
+  });
   for (const id of wanted ?? []) if (!known.some((s) => s.id === id)) throw new Error(`unknown scenario ${id}`);
   const scenarios = known
     .filter((s) => !wanted || wanted.has(s.id))
@@ -165,7 +187,8 @@ async function runLoad(): Promise<void> {
         let secret = sessionSecrets.get(name);
         if (!secret) sessionSecrets.set(name, (secret = randomBytes(32).toString('base64url')));
         const root = name === 'candidate' ? candidateRoot : oursRoot;
-        target = await startOurs({ hydraUrl: fake.url, logFile: args.log!, name, env: { SESSION_SECRET: secret }, ...(root ? { oursRoot: root } : {}) });
+        const env = { SESSION_SECRET: secret, MFA_ENCRYPTION_KEY: mfaKey(name) };
+        target = await startOurs({ hydraUrl: fake.url, logFile: args.log!, name, env, ...(root ? { oursRoot: root } : {}) });
       }
       running.add(target);
       const posts = name !== 'reference';
@@ -189,6 +212,7 @@ async function runLoad(): Promise<void> {
       for (let round = 1; round <= rounds; round++) {
         for (const name of scenario.targets) {
           const target = await start(name);
+          await scenario.prepare?.(target, pools);
           const run = await measure(target, scenario, pools, settings, fake, round);
           await stop(target);
           runs.push(run);
@@ -196,8 +220,19 @@ async function runLoad(): Promise<void> {
             `round ${round} ${scenario.id.padEnd(20)} ${name.padEnd(9)} ${run.reqPerSec.toFixed(0).padStart(6)} req/s  p50 ${run.latencyMs.p50} ms  p99 ${run.latencyMs.p99} ms  ` +
               `${run.cpuMsPerReq.toFixed(3)} CPU ms/req  ${run.peakRssMB.toFixed(0)} MB  hydra conns ${run.hydraConnections}  load ${run.loadavg1.toFixed(1)}` +
               (run.unexpected > 0 ? `  UNEXPECTED ${run.unexpected} ${JSON.stringify(run.statusCounts)}` : '') +
-              (run.background ? `  [POSTs ${run.background.reqPerSec.toFixed(1)}/s p99 ${run.background.latencyMs.p99} ms]` : ''),
+              (run.background ? `  [POSTs ${run.background.reqPerSec.toFixed(1)}/s p99 ${run.background.latencyMs.p99} ms]` : '') +
+              (run.notes ? `  ${JSON.stringify(run.notes)}` : ''),
           );
+          // A run that is mostly refusals measured the wrong thing (e.g. codes the server would not take).
+          const sequences = Math.max(1, run.requests / run.steps);
+          if (scenario.maxUnexpectedShare !== undefined && run.requests < run.steps) {
+            throw new Error(`${scenario.id}: no sign-in was answered within the ${settings.duration} s measured (the password checks were still queued); give it a longer --duration or fewer --connections`);
+          }
+          if (scenario.maxUnexpectedShare !== undefined && run.unexpected > scenario.maxUnexpectedShare * sequences) {
+            throw new Error(
+              `${scenario.id}: ${run.unexpected} unexpected answers in ${Math.round(sequences)} sign-ins (${run.requests} requests): ${JSON.stringify(run.statusCounts)} ${JSON.stringify(run.notes ?? {})}`,
+            );
+          }
         }
       }
     }

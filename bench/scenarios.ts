@@ -1,5 +1,6 @@
 /** What the bench asks of each target: the pages, the bodies, and the status each answer must have. */
 import type autocannon from 'autocannon';
+import { secondFactorLoad, type SecondFactorPool } from './second-factor.js';
 import { BENCH_USER, type RunningTarget, type TargetName } from './targets.js';
 
 /** Challenges the fake Hydra knows, and (ours) ready-made CSRF cookie + token pairs. */
@@ -12,6 +13,8 @@ export interface Pools {
   consent: string[];
   /** A CSRF token stays valid with its secret cookie (ours and csurf's), so a pair can be sent again and again. */
   csrf: Map<TargetName, CsrfPair[]>;
+  /** Accounts with a confirmed TOTP factor, seeded into each fresh process's database (second-factor). */
+  secondFactor?: Map<TargetName, SecondFactorPool>;
 }
 
 export interface CsrfPair {
@@ -22,8 +25,10 @@ export interface CsrfPair {
 export interface LoadSpec {
   /** The request sequence autocannon repeats on every connection. */
   requests: autocannon.RequestStep[];
-  /** Every answer must have this status; anything else is counted as unexpected. */
-  expect: number;
+  /** Every answer must have this status (or one of these); anything else is counted as unexpected. */
+  expect: number | readonly number[];
+  /** Counters of the scenario's own, reset before the measured run and read after it. */
+  stats?: { reset(): void; read(): Record<string, number> };
 }
 
 export interface Scenario {
@@ -31,6 +36,10 @@ export interface Scenario {
   title: string;
   targets: TargetName[];
   main(target: RunningTarget, pools: Pools): LoadSpec;
+  /** Runs after each fresh process is verified, before its load (e.g. seeds its database). */
+  prepare?(target: RunningTarget, pools: Pools): Promise<void>;
+  /** The run fails when there are more unexpected answers than this share of the sequences sent (a sequence that goes wrong at all counts once or more). */
+  maxUnexpectedShare?: number;
   /** A second load run alongside the measured one, at a fixed rate. */
   background?: { title: string; rate: number; connections: number; load(target: RunningTarget, pools: Pools): LoadSpec };
 }
@@ -80,7 +89,7 @@ export function loginPost(target: RunningTarget, pools: Pools): LoadSpec {
   };
 }
 
-export function scenarios(hashRate: number): Scenario[] {
+export function scenarios(hashRate: number, secondFactor?: { prepare(target: RunningTarget, pools: Pools): Promise<void> }): Scenario[] {
   return [
     {
       id: 'login-render',
@@ -118,6 +127,15 @@ export function scenarios(hashRate: number): Scenario[] {
       targets: ['ours'],
       main: (_target, pools) => loginRender(pools),
       background: { title: 'login POSTs', rate: hashRate, connections: Math.max(1, Math.min(hashRate, 10)), load: loginPost },
+    },
+    {
+      // The reference app has no second factor: ours only.
+      id: 'second-factor',
+      title: 'Second factor (ours only): password POST (argon2id) + TOTP code POST',
+      targets: ['ours'],
+      main: secondFactorLoad,
+      ...(secondFactor ? { prepare: secondFactor.prepare } : {}),
+      maxUnexpectedShare: 0.5,
     },
   ];
 }

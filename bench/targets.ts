@@ -28,6 +28,8 @@ export interface RunningTarget {
   pid: number;
   port: number;
   url: string;
+  /** Ours: its DATABASE_URL (a fresh SQLite file per process). */
+  databaseUrl?: string;
   /** The last few KiB the process wrote to stderr (start-up failures, crashes). */
   stderrTail(): string;
   exited(): boolean;
@@ -160,6 +162,7 @@ export async function startOurs(options: StartOptions): Promise<RunningTarget> {
     port,
     options,
   );
+  target.databaseUrl = `sqlite:${database}`;
   await waitUntilServing(target, '/health/alive');
   return target;
 }

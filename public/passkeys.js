@@ -14,7 +14,11 @@
       body: new URLSearchParams(fields),
     }).then(function (res) {
       return res.json().catch(function () { return {}; }).then(function (body) {
-        if (!res.ok) throw new Error(body.error_description || body.message || 'The passkey could not be used.');
+        if (!res.ok) {
+          var err = new Error(body.error_description || body.message || 'The passkey could not be used.');
+          err.code = typeof body.error === 'string' ? body.error : undefined;
+          throw err;
+        }
         return body;
       });
     });
@@ -23,7 +27,10 @@
   function showError(box, err) {
     var el = box.querySelector('[role="alert"]');
     if (!el || (err && err.name === 'AbortError')) return;
-    el.textContent = (err && err.message) || 'The passkey could not be used.';
+    // The page's words (data-error-<code>, else data-error) in its language; the JSON's
+    // error_description is English, for API clients. A box without them shows that text.
+    var byCode = err && err.code ? box.getAttribute('data-error-' + String(err.code).replace(/_/g, '-')) : null;
+    el.textContent = byCode || box.getAttribute('data-error') || (err && err.message) || 'The passkey could not be used.';
     el.hidden = false;
   }
 
@@ -33,14 +40,21 @@
     var challenge = login.getAttribute('data-challenge');
     var csrf = login.getAttribute('data-csrf');
     var signIn = function (autofill) {
+      var chosen = false;
       return post(login.getAttribute('data-options'), csrf, { challenge: challenge })
         .then(function (options) { return lib.startAuthentication({ optionsJSON: options, useBrowserAutofill: autofill }); })
         .then(function (credential) {
+          chosen = true;
           var remember = document.getElementById('remember');
           return post(login.getAttribute('data-verify'), csrf, { challenge: challenge, credential: JSON.stringify(credential), remember: remember && remember.checked ? '1' : '' });
         })
         .then(function (body) { window.location.assign(body.redirect_to); })
-        .catch(function (err) { showError(login, err); });
+        .catch(function (err) {
+          // The autofill offer runs unasked on page load: until a passkey is picked from it, a
+          // failure (no authenticator, the browser declining) is nobody's error to read.
+          if (autofill && !chosen) return;
+          showError(login, err);
+        });
     };
     login.hidden = false;
     login.querySelector('button').addEventListener('click', function () { signIn(false); });

@@ -125,7 +125,7 @@ export function createApp(deps: AppDeps) {
   // Operators' console and JSON API; without ADMIN_TOKEN every /admin path is a plain 404.
   if (config.adminToken) site.use('/admin', adminRouter(deps));
   site.get('/', (_req, res) => {
-    res.render('home', { title: 'Sign-in service' });
+    res.render('home', { title: res.locals.t('home.title') });
   });
   site.use(notFound);
 

@@ -2,6 +2,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { AppDeps } from '../app.js';
 import { readString } from '../flows/challenge.js';
 import { HttpError } from '../http/errors.js';
+import { translator } from '../http/locale.js';
 import { allowDataImages, allowOwnScripts } from '../mfa/csp.js';
 import { createPasskeys } from '../mfa/passkeys.js';
 import { createMfa } from '../mfa/service.js';
@@ -31,11 +32,17 @@ declare module 'express-session' {
   }
 }
 
+/** `?done=` of this page, as catalog keys (fixed texts: nothing from the URL is echoed). */
 const NOTICES: Record<string, string> = {
-  'totp-added': 'The authenticator app was added: sign-ins now ask for a code from it.',
-  removed: 'The factor was removed.',
-  'passkey-added': 'The passkey was added: use it after your password, or to sign in without one.',
+  'totp-added': 'account.notices.totp_added',
+  removed: 'account.notices.factor_removed',
+  'passkey-added': 'account.notices.passkey_added',
 };
+
+/** An exposed 4xx of these pages, with its words in the catalog (`account.errors.<key>`, `<key>_title`). */
+function factorError(status: number, message: string, key: string): HttpError {
+  return new HttpError(status, message, { expose: true, i18n: { title: `account.errors.${key}_title`, message: `account.errors.${key}` } });
+}
 
 export function factorRoutes(deps: AppDeps, pages: ReturnType<typeof pageRoutes>) {
   const { config, factors } = deps;
@@ -50,24 +57,31 @@ export function factorRoutes(deps: AppDeps, pages: ReturnType<typeof pageRoutes>
     const account = current(res);
     const [items, codesLeft] = await Promise.all([factors.list(account.id), factors.recoveryCodesLeft(account.id)]);
     const done = readString(req.query.done);
+    const t = translator(res);
     // "Add a passkey" runs our two scripts (src/mfa/csp.ts); no other account page does.
     allowOwnScripts(res);
     pages.render(req, res, 'factors', 'factors', {
-      title: 'Two-step verification',
+      title: t('account.factors.title'),
       required: config.mfa.mode === 'required',
-      factors: items.map((f) => ({ id: f.id, kind: f.kind === 'totp' ? 'Authenticator app' : 'Passkey', label: f.label, createdAt: f.created_at.toISOString(), lastUsedAt: f.last_used_at?.toISOString() ?? '' })),
+      factors: items.map((f) => ({
+        id: f.id,
+        kind: t(f.kind === 'totp' ? 'account.factors.kind_totp' : 'account.factors.kind_passkey'),
+        label: f.label,
+        createdAt: f.created_at.toISOString(),
+        lastUsedAt: f.last_used_at?.toISOString() ?? '',
+      })),
       codesLeft,
-      factorNotice: done === undefined ? undefined : NOTICES[done],
+      factorNotice: done === undefined || !Object.hasOwn(NOTICES, done) ? undefined : t(NOTICES[done]!),
     });
   };
 
   async function renderTotp(req: Request, res: Response, sealed: string, error?: string, status = 200) {
     const account = current(res);
     const pending = await mfa.pendingTotp(account.id, sealed, account.email);
-    if (!pending) throw new HttpError(400, 'This setup expired. Start again.', { expose: true });
+    if (!pending) throw factorError(400, 'This setup expired. Start again.', 'totp_expired');
     allowDataImages(res);
     res.status(status);
-    pages.render(req, res, 'factors-totp', 'factors', { title: 'Add an authenticator app', qr: pending.qr, secret: groupedSecret(pending.secret), error });
+    pages.render(req, res, 'factors-totp', 'factors', { title: translator(res)('account.factors.totp_title'), qr: pending.qr, secret: groupedSecret(pending.secret), error });
   }
 
   const startTotp: RequestHandler = async (req, res) => {
@@ -80,10 +94,12 @@ export function factorRoutes(deps: AppDeps, pages: ReturnType<typeof pageRoutes>
   const confirmTotp: RequestHandler = async (req, res) => {
     const account = current(res);
     const sealed = req.session.pendingTotp;
-    if (!sealed) throw new HttpError(400, 'There is no authenticator app being set up. Start again.', { expose: true });
-    const label = (readString(req.body?.label) ?? '').trim() || 'Authenticator app';
+    if (!sealed) throw factorError(400, 'There is no authenticator app being set up. Start again.', 'no_totp');
+    const t = translator(res);
+    // An unnamed factor is named in the language it was added in: it is the person's own label from then on.
+    const label = (readString(req.body?.label) ?? '').trim() || t('account.factors.totp_default_label');
     if (!(await mfa.confirmTotp(account.id, sealed, readString(req.body?.code) ?? '', label, by(req)))) {
-      return renderTotp(req, res, sealed, 'That code is not right. Check the time on your phone and enter the current code.', 400);
+      return renderTotp(req, res, sealed, t('account.factors.totp_wrong'), 400);
     }
     delete req.session.pendingTotp;
     // The first factor comes with recovery codes: without them a lost phone locks the person out.
@@ -93,17 +109,17 @@ export function factorRoutes(deps: AppDeps, pages: ReturnType<typeof pageRoutes>
 
   async function showCodes(req: Request, res: Response) {
     const codes = await mfa.regenerateRecoveryCodes(current(res).id, by(req));
-    pages.render(req, res, 'factors-codes', 'factors', { title: 'Recovery codes', codes });
+    pages.render(req, res, 'factors-codes', 'factors', { title: translator(res)('account.factors.codes_title'), codes });
   }
 
   const regenerateCodes: RequestHandler = async (req, res) => {
-    if ((await factors.list(current(res).id)).length === 0) throw new HttpError(409, 'Add an authenticator app first: recovery codes stand in for it.', { expose: true });
+    if ((await factors.list(current(res).id)).length === 0) throw factorError(409, 'Add an authenticator app first: recovery codes stand in for it.', 'no_factor_yet');
     await showCodes(req, res);
   };
 
   const remove: RequestHandler = async (req, res) => {
     const id = readString(req.body?.factor) ?? '';
-    if (!(await factors.remove(current(res).id, id, by(req)))) throw new HttpError(404, 'There is no such factor.', { title: 'Not found' });
+    if (!(await factors.remove(current(res).id, id, by(req)))) throw factorError(404, 'There is no such factor.', 'no_such_factor');
     res.redirect(303, `${base}?done=removed`);
   };
 
@@ -118,10 +134,10 @@ export function factorRoutes(deps: AppDeps, pages: ReturnType<typeof pageRoutes>
   const registerPasskey: RequestHandler = async (req, res) => {
     const expected = req.session.passkeyChallenge;
     delete req.session.passkeyChallenge;
-    if (!expected) throw new HttpError(400, 'There is no passkey being added. Start again.', { expose: true });
-    const label = (readString(req.body?.label) ?? '').trim() || 'Passkey';
+    if (!expected) throw factorError(400, 'There is no passkey being added. Start again.', 'no_passkey');
+    const label = (readString(req.body?.label) ?? '').trim() || translator(res)('account.factors.passkey_default_label');
     if (!(await passkeys.register(current(res).id, req.body?.credential, expected, label, by(req)))) {
-      throw new HttpError(400, 'This passkey could not be added.', { expose: true, title: 'Passkey refused' });
+      throw factorError(400, 'This passkey could not be added.', 'passkey_refused');
     }
     res.json({ redirect_to: `${base}?done=passkey-added` });
   };

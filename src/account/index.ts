@@ -42,7 +42,10 @@ function passwordLimits(deps: AppDeps): RequestHandler[] {
   return limits.map((limit) => (req: Request, res: Response, next: NextFunction) =>
     limit(req, res, (err?: unknown) => {
       if (!(err instanceof TooManyAttemptsError)) return next(err);
-      const wrapped = new HttpError(429, 'Too many wrong passwords. Please wait a while before trying again.', { title: 'Too many attempts' });
+      const wrapped = new HttpError(429, 'Too many wrong passwords. Please wait a while before trying again.', {
+        title: 'Too many attempts',
+        i18n: { title: 'account.errors.too_many_passwords_title', message: 'account.errors.too_many_passwords' },
+      });
       next(Object.assign(wrapped, { retryAfter: err.retryAfter }));
     }),
   );

@@ -1,4 +1,5 @@
 import { createTransport } from 'nodemailer';
+import { plainText, type Translate } from '../http/i18n.js';
 
 /**
  * Outgoing email: the seam (`deps.mailer`) and its SMTP implementation on nodemailer, built from
@@ -8,6 +9,10 @@ export interface OutgoingMail {
   to: string;
   subject: string;
   text: string;
+  /** The same message as HTML (sent as multipart/alternative beside `text`). */
+  html?: string;
+  /** Its language (BCP 47), for Content-Language and the HTML's `lang`. */
+  lang?: string;
 }
 
 export interface Mailer {
@@ -31,27 +36,48 @@ export function smtpMailer(options: SmtpMailerOptions): Mailer {
   const transport = createTransport({ url: options.url, connectionTimeout: timeout, greetingTimeout: timeout, socketTimeout: timeout * 2 });
   return {
     async send(mail) {
-      await transport.sendMail({ from: options.from, to: mail.to, subject: mail.subject, text: mail.text });
+      await transport.sendMail({
+        from: options.from,
+        to: mail.to,
+        subject: mail.subject,
+        text: mail.text,
+        ...(mail.html === undefined ? {} : { html: mail.html }),
+        ...(mail.lang === undefined ? {} : { headers: { 'Content-Language': mail.lang } }),
+      });
     },
     close: () => transport.close(),
   };
 }
 
-/** The "Forgot password?" message: plain text, the link, how long it works, and what to do if it was not you. */
-export function resetPasswordMail(to: string, link: string, expiresAt: Date, now = new Date()): OutgoingMail {
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;', "'": '&#39;' };
+const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
+
+/**
+ * The "Forgot password?" message, in `lang` (the language of the page that asked for it): the
+ * link, how long it works, and what to do if it was not you; plain text, and the same as HTML.
+ * The words are the catalog's `email.reset`; only the link (ours) goes into them, escaped in HTML.
+ */
+export function resetPasswordMail(to: string, link: string, expiresAt: Date, t: Translate, lang: string, now = new Date()): OutgoingMail {
   const minutes = Math.max(1, Math.round((expiresAt.getTime() - now.getTime()) / 60_000));
-  const lasts = minutes % 60 === 0 ? `${minutes / 60} hour${minutes === 60 ? '' : 's'}` : `${minutes} minutes`;
+  const duration = minutes % 60 === 0 ? t('email.reset.hours', { count: minutes / 60 }) : t('email.reset.minutes', { count: minutes });
+  // Text: nothing is escaped. HTML: i18next escapes interpolated values (src/http/i18n.ts).
+  const plain = plainText(t);
+  const href = escapeHtml(link);
   return {
     to,
-    subject: 'Set a new password',
-    text: [
-      'Someone (hopefully you) asked to set a new password for the account with this email address.',
-      '',
-      'Open this link to choose one:',
-      '',
-      link,
-      '',
-      `The link works once, for ${lasts}. If you did not ask for it, ignore this message: your password stays as it is.`,
+    lang,
+    subject: plain('email.reset.subject'),
+    text: [plain('email.reset.greeting'), '', plain('email.reset.open'), '', link, '', plain('email.reset.lasts', { duration }), ''].join('\n'),
+    html: [
+      '<!doctype html>',
+      `<html lang="${escapeHtml(lang)}"><head><meta charset="utf-8"><title>${t('email.reset.subject')}</title></head>`,
+      '<body style="font-family: sans-serif; line-height: 1.5;">',
+      `<p>${t('email.reset.greeting')}</p>`,
+      `<p>${t('email.reset.open')}</p>`,
+      `<p><a href="${href}">${t('email.reset.button')}</a></p>`,
+      `<p style="word-break: break-all;"><a href="${href}">${href}</a></p>`,
+      `<p>${t('email.reset.lasts', { duration })}</p>`,
+      '</body></html>',
       '',
     ].join('\n'),
   };

@@ -5,9 +5,12 @@ import { readString } from '../flows/challenge.js';
 import { describeScope } from '../flows/scopes.js';
 import type { ConsentSession } from '../hydra/types.js';
 import { HttpError } from '../http/errors.js';
+import type { Translate } from '../http/i18n.js';
+import { translator } from '../http/locale.js';
 import { allowFormTargets } from '../http/security.js';
 import { clip } from '../http/text.js';
 import { AccountInputError, PasswordRejectedError, type Account, type AuditContext, type ProfilePatch } from '../users/accounts.js';
+import { MAX_PASSWORD_LENGTH, type PasswordProblem } from '../users/passwords.js';
 import { accountSessionsEndedAt, endAccountSessions, saveSession, type AccountSession } from './session.js';
 import type { signInRoutes } from './signin.js';
 
@@ -18,24 +21,39 @@ import type { signInRoutes } from './signin.js';
  * the person signed out everywhere since.
  */
 
-/** The name claims a person edits here (OIDC Core §5.1), in the order the form shows them. */
-export const PROFILE_FIELDS = [
-  ['name', 'Full name'],
-  ['given_name', 'Given name'],
-  ['family_name', 'Family name'],
-  ['middle_name', 'Middle name'],
-  ['nickname', 'Nickname'],
-  ['preferred_username', 'Preferred username'],
-] as const satisfies ReadonlyArray<readonly [keyof ProfilePatch, string]>;
+/**
+ * The name claims a person edits here (OIDC Core §5.1), in the order the form shows them; each
+ * one's label is `account.profile.fields.<claim>`.
+ */
+export const PROFILE_FIELDS = ['name', 'given_name', 'family_name', 'middle_name', 'nickname', 'preferred_username'] as const satisfies ReadonlyArray<keyof ProfilePatch>;
 
-/** Notices after a redirect (`?done=`): fixed texts, so nothing from the URL is echoed. */
+/** The store's limit on a claim (src/users/sql/store.ts), also the form's maxlength. */
+const MAX_CLAIM_LENGTH = 1024;
+
+/**
+ * Notices after a redirect (`?done=`), as catalog keys: fixed texts, so nothing from the URL is
+ * echoed. The URL values stay as they were (bookmarks, tests); the keys are the catalog's.
+ */
 const NOTICES: Record<string, string> = {
-  profile: 'Your profile was saved.',
-  password: 'Your password was changed. Every other session was signed out: applications will ask for the new password.',
-  'password-hydra': 'Your password was changed, but the sign-in service could not be reached to sign out your other sessions. Use "Sign out everywhere" under Sessions.',
-  revoked: 'The application was disconnected: its access was revoked, and it will ask for your consent again.',
-  'revoked-all': 'Every application was disconnected.',
+  profile: 'account.notices.profile',
+  password: 'account.notices.password',
+  'password-hydra': 'account.notices.password_hydra',
+  revoked: 'account.notices.revoked',
+  'revoked-all': 'account.notices.revoked_all',
 };
+
+/** Dates on the account pages: the page's language, in UTC (what the pages have always said). */
+const UTC_DATE: Intl.DateTimeFormatOptions = { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' };
+
+/** Why the store refused a password (src/users/passwords.ts), in the page's language. */
+export function passwordProblem(t: Translate, problem: PasswordProblem, minLength: number): string {
+  switch (problem.code) {
+    case 'too-short': return t('account.password_problems.too_short', { count: minLength });
+    case 'too-long': return t('account.password_problems.too_long', { count: MAX_PASSWORD_LENGTH });
+    case 'matches-account': return t('account.password_problems.matches_account');
+    case 'too-common': return t('account.password_problems.too_common');
+  }
+}
 
 /** Hydra gives at most 500 consent sessions a page on v1; the first page is what we show. */
 const CONSENT_PAGE_SIZE = 500;
@@ -50,8 +68,11 @@ export interface ConnectedApplication {
   grantedAt?: string;
 }
 
-/** One entry per client: a person may have consented several times (other scopes, other sessions). */
-export function connectedApplications(sessions: readonly ConsentSession[], hide: string): ConnectedApplication[] {
+/**
+ * One entry per client: a person may have consented several times (other scopes, other sessions).
+ * `describe` words a scope (the page passes describeScope with its translator).
+ */
+export function connectedApplications(sessions: readonly ConsentSession[], hide: string, describe: (scope: string) => string = (scope) => scope): ConnectedApplication[] {
   const byClient = new Map<string, { view: ReturnType<typeof clientView>; scopes: Set<string>; grantedAt?: string }>();
   for (const session of sessions) {
     const client = session.consent_request?.client;
@@ -69,7 +90,7 @@ export function connectedApplications(sessions: readonly ConsentSession[], hide:
       name: view.name,
       logoUri: view.logoUri,
       clientUri: view.clientUri,
-      scopes: [...scopes].map((scope) => ({ name: clip(scope, 200), description: clip(describeScope(scope)) })),
+      scopes: [...scopes].map((scope) => ({ name: clip(scope, 200), description: clip(describe(scope)) })),
       grantedAt,
     }))
     .sort((a, b) => a.name.localeCompare(b.name));
@@ -93,19 +114,22 @@ export function pageRoutes(deps: AppDeps, signIn: ReturnType<typeof signInRoutes
 
   function render(req: Request, res: Response, view: string, page: 'profile' | 'password' | 'applications' | 'sessions' | 'factors', locals: Record<string, unknown>): void {
     const done = readString(req.query.done);
+    const t = translator(res);
+    const notice = done === undefined || !Object.hasOwn(NOTICES, done) ? undefined : t(NOTICES[done]!);
     res.render(`account/${view}`, {
       wide: true,
       account: current(res),
-      notice: done === undefined ? undefined : NOTICES[done],
+      notice,
       error: undefined,
+      utcDate: UTC_DATE,
       nav: {
         items: [
-          { href: base, label: 'Profile', current: page === 'profile' },
-          { href: `${base}/password`, label: 'Password', current: page === 'password' },
+          { href: base, label: t('account.nav.profile'), current: page === 'profile' },
+          { href: `${base}/password`, label: t('account.nav.password'), current: page === 'password' },
           // Second factors (src/account/factors.ts), unless MFA=off or there is no factor store.
-          ...(deps.factors && config.mfa.mode !== 'off' ? [{ href: `${base}/factors`, label: 'Two-step verification', current: page === 'factors' }] : []),
-          { href: `${base}/applications`, label: 'Connected applications', current: page === 'applications' },
-          { href: `${base}/sessions`, label: 'Sessions', current: page === 'sessions' },
+          ...(deps.factors && config.mfa.mode !== 'off' ? [{ href: `${base}/factors`, label: t('account.nav.factors'), current: page === 'factors' }] : []),
+          { href: `${base}/applications`, label: t('account.nav.applications'), current: page === 'applications' },
+          { href: `${base}/sessions`, label: t('account.nav.sessions'), current: page === 'sessions' },
         ],
         logout: { action: `${base}/logout`, csrfToken: res.locals.csrfToken as string },
       },
@@ -120,7 +144,10 @@ export function pageRoutes(deps: AppDeps, signIn: ReturnType<typeof signInRoutes
     const signed = req.session.account;
     if (!signed) {
       if (req.method === 'GET' || req.method === 'HEAD') return signIn.startSignIn(req, res, req.path);
-      throw new HttpError(401, 'You are not signed in to your account any more. Open it again to sign in.', { title: 'Signed out' });
+      throw new HttpError(401, 'You are not signed in to your account any more. Open it again to sign in.', {
+        title: 'Signed out',
+        i18n: { title: 'account.errors.signed_out_title', message: 'account.errors.signed_out' },
+      });
     }
     const [account, endedAt] = await Promise.all([accounts.get(signed.userId), accountSessionsEndedAt(sessionStore, signed.subject)]);
     const passwordChangedAt = account?.password_changed_at?.getTime() ?? 0;
@@ -129,7 +156,7 @@ export function pageRoutes(deps: AppDeps, signIn: ReturnType<typeof signInRoutes
     if (over) {
       log(req).info({ event: 'account_session_ended', reason: !account ? 'gone' : account.disabled ? 'disabled' : 'signed-out' }, 'account area: session no longer valid');
       await signIn.endSession(req, res);
-      return res.status(401).render('account/signed-out', { title: 'Signed out', ended: true, everywhere: false, hydraUnreachable: false, signInUrl: `${base}/login` });
+      return res.status(401).render('account/signed-out', { title: translator(res)('account.signed_out.title'), ended: true, everywhere: false, hydraUnreachable: false, signInUrl: `${base}/login` });
     }
     res.locals.account = account;
     // The nav's "Sign out" form ends at Hydra's logout endpoint (and back): Chromium applies
@@ -141,23 +168,39 @@ export function pageRoutes(deps: AppDeps, signIn: ReturnType<typeof signInRoutes
   // ---- Profile ---------------------------------------------------------------------------------
 
   function renderProfile(req: Request, res: Response, values: Record<string, string>, error?: string, status = 200): void {
+    const t = translator(res);
     res.status(status);
-    render(req, res, 'profile', 'profile', { title: 'Your account', fields: PROFILE_FIELDS.map(([name, label]) => ({ name, label, value: values[name] ?? '' })), error });
+    render(req, res, 'profile', 'profile', {
+      title: t('account.profile.title'),
+      fields: PROFILE_FIELDS.map((name) => ({ name, label: t(`account.profile.fields.${name}`), value: values[name] ?? '' })),
+      maxLength: MAX_CLAIM_LENGTH,
+      error,
+    });
   }
 
   const profile: RequestHandler = (req, res) => {
     const claims = current(res).profile as Record<string, unknown>;
-    renderProfile(req, res, Object.fromEntries(PROFILE_FIELDS.map(([name]) => [name, typeof claims[name] === 'string' ? claims[name] : ''])));
+    renderProfile(req, res, Object.fromEntries(PROFILE_FIELDS.map((name) => [name, typeof claims[name] === 'string' ? claims[name] : ''])));
   };
 
+  /** The store's refusal of a claim, in the page's language (the store words it in English for the API). */
+  function profileError(t: Translate, err: AccountInputError): string {
+    const known = (PROFILE_FIELDS as readonly string[]).includes(err.field);
+    // The label is the catalog's, not the person's input: the page escapes the whole message itself.
+    const field = known ? t(`account.profile.fields.${err.field}`) : err.field;
+    const plain = { interpolation: { escapeValue: false } } as const;
+    if (err.code === 'claim-too-long') return t('account.profile.too_long', { ...plain, field, count: MAX_CLAIM_LENGTH });
+    return t('account.profile.invalid', { ...plain, field });
+  }
+
   const saveProfile: RequestHandler = async (req, res) => {
-    const values = fields(req.body, PROFILE_FIELDS.map(([name]) => name));
+    const values = fields(req.body, PROFILE_FIELDS);
     // An emptied field removes the claim (the store turns '' into null).
-    const patch: ProfilePatch = Object.fromEntries(PROFILE_FIELDS.map(([name]) => [name, values[name].trim() === '' ? null : values[name]]));
+    const patch: ProfilePatch = Object.fromEntries(PROFILE_FIELDS.map((name) => [name, values[name].trim() === '' ? null : values[name]]));
     try {
       await accounts.update(current(res).id, { profile: patch }, by(req));
     } catch (err) {
-      if (err instanceof AccountInputError) return renderProfile(req, res, values, err.message, 400);
+      if (err instanceof AccountInputError) return renderProfile(req, res, values, profileError(translator(res), err), 400);
       throw err;
     }
     done(res, '', 'profile');
@@ -167,7 +210,7 @@ export function pageRoutes(deps: AppDeps, signIn: ReturnType<typeof signInRoutes
 
   function renderPassword(req: Request, res: Response, error?: string, status = 200): void {
     res.status(status);
-    render(req, res, 'password', 'password', { title: 'Password', error, minLength: config.passwordPolicy.minLength });
+    render(req, res, 'password', 'password', { title: translator(res)('account.password.title'), error, minLength: config.passwordPolicy.minLength });
   }
 
   const password: RequestHandler = (req, res) => renderPassword(req, res);
@@ -180,19 +223,21 @@ export function pageRoutes(deps: AppDeps, signIn: ReturnType<typeof signInRoutes
    * password. This browser stays in /account: its session moves its sign-in time to the change.
    */
   const changePassword: RequestHandler = async (req, res) => {
+    const t = translator(res);
+    // A refused form comes back empty: passwords are never echoed into a page.
     const form = fields(req.body, ['current_password', 'new_password', 'confirm_password'] as const);
-    if (form.current_password === '' || form.new_password === '') return renderPassword(req, res, 'Enter your current password and a new one.', 400);
-    if (form.new_password !== form.confirm_password) return renderPassword(req, res, 'The two new passwords are not the same.', 400);
+    if (form.current_password === '' || form.new_password === '') return renderPassword(req, res, t('account.password.missing'), 400);
+    if (form.new_password !== form.confirm_password) return renderPassword(req, res, t('account.password.mismatch'), 400);
     const account = current(res);
     let changed: boolean;
     try {
       changed = await accounts.changePassword(account.id, form.current_password, form.new_password, by(req));
     } catch (err) {
-      if (err instanceof PasswordRejectedError) return renderPassword(req, res, err.message, 400);
+      if (err instanceof PasswordRejectedError) return renderPassword(req, res, passwordProblem(t, err.problem, config.passwordPolicy.minLength), 400);
       throw err;
     }
     // 401 is what the rate limit counts (a wrong current password, per person and per IP).
-    if (!changed) return renderPassword(req, res, 'Your current password is not right.', 401);
+    if (!changed) return renderPassword(req, res, t('account.password.wrong'), 401);
     const after = await accounts.get(account.id);
     session(req).authAt = Math.max(after?.password_changed_at?.getTime() ?? Date.now(), session(req).authAt);
     await saveSession(req);
@@ -210,13 +255,16 @@ export function pageRoutes(deps: AppDeps, signIn: ReturnType<typeof signInRoutes
 
   const applications: RequestHandler = async (req, res) => {
     const page = await hydra.listSubjectConsentSessions({ subject: current(res).subject, pageSize: CONSENT_PAGE_SIZE });
-    render(req, res, 'applications', 'applications', { title: 'Connected applications', applications: connectedApplications(page.items, accountClientId) });
+    const t = translator(res);
+    render(req, res, 'applications', 'applications', { title: t('account.applications.title'), applications: connectedApplications(page.items, accountClientId, (scope) => describeScope(scope, t)) });
   };
 
   /** Hydra deletes the consent and every token issued on it: the application is signed out of the person's data. */
   const revokeApplication: RequestHandler = async (req, res) => {
     const clientId = readString(req.body?.client)?.trim();
-    if (!clientId || clientId.length > 255) throw new HttpError(400, 'Choose an application to disconnect.');
+    if (!clientId || clientId.length > 255) {
+      throw new HttpError(400, 'Choose an application to disconnect.', { i18n: { title: 'account.errors.no_application_title', message: 'account.errors.no_application' } });
+    }
     const account = current(res);
     await hydra.revokeConsentSessions({ subject: account.subject, client: clientId });
     await accounts.appendAudit({ action: 'consent.revoked', user_id: account.id, detail: clientId }, by(req));
@@ -240,7 +288,7 @@ export function pageRoutes(deps: AppDeps, signIn: ReturnType<typeof signInRoutes
       .filter((event) => SIGN_IN_EVENTS.has(event.action))
       .slice(0, 10)
       .map((event) => ({ at: event.at.toISOString(), ok: event.action === 'login.succeeded', ip: event.ip ?? '' }));
-    render(req, res, 'sessions', 'sessions', { title: 'Sessions', signedInAt: new Date(session(req).authAt).toISOString(), recent });
+    render(req, res, 'sessions', 'sessions', { title: translator(res)('account.sessions.title'), signedInAt: new Date(session(req).authAt).toISOString(), recent });
   };
 
   /**

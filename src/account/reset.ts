@@ -2,11 +2,14 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AppDeps } from '../app.js';
 import { readString } from '../flows/challenge.js';
 import { HttpError } from '../http/errors.js';
+import type { Translate } from '../http/i18n.js';
+import { translator } from '../http/locale.js';
 import { bruteForceLimits, normaliseAccount, TooManyAttemptsError } from '../http/rate-limit.js';
 import type { Account, AuditContext } from '../users/accounts.js';
 import { accountTag } from '../users/email.js';
 import { checkPassword } from '../users/passwords.js';
 import { resetPasswordMail } from './mail.js';
+import { passwordProblem } from './pages.js';
 
 /**
  * One-time links: "Forgot password?" (asks for an address, mails a link) and the page every
@@ -22,7 +25,10 @@ export const RESET_MAILS_PER_ADDRESS = 3;
 class TooManyResetRequestsError extends HttpError {
   constructor(readonly retryAfter: number) {
     const minutes = Math.max(1, Math.ceil(retryAfter / 60));
-    super(429, `Too many requests for a new password. Please try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`, { title: 'Too many requests' });
+    super(429, `Too many requests for a new password. Please try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`, {
+      title: 'Too many requests',
+      i18n: { title: 'account.errors.too_many_resets_title', message: 'account.errors.too_many_resets', values: { count: minutes } },
+    });
   }
 }
 
@@ -58,18 +64,22 @@ export function resetRoutes(deps: AppDeps) {
   );
 
   const showForgot: RequestHandler = (_req, res) => {
-    res.render('account/forgot', { title: 'Forgot password', email: '', error: undefined });
+    res.render('account/forgot', { title: translator(res)('account.forgot.title'), email: '', error: undefined });
   };
 
-  /** Looks the address up, issues a link and mails it: after the answer, so its timing tells nothing. */
-  async function mailResetLink(req: Request, email: string): Promise<void> {
+  /**
+   * Looks the address up, issues a link and mails it: after the answer, so its timing tells nothing.
+   * The mail speaks the language of the page it was asked for from (`t`, `lang`): the person asking
+   * is the one who reads it, and it is the only language we know of theirs (accounts keep none).
+   */
+  async function mailResetLink(req: Request, email: string, t: Translate, lang: string): Promise<void> {
     const account = await accounts!.getByEmail(email);
     if (!account || account.disabled) {
       log(req).info({ event: 'password_reset_requested', account: accountTag(email), sent: false }, 'password reset: no usable account');
       return;
     }
     const issued = await accounts!.createToken(account.id, 'set-password', config.passwordResetTtl, by(req));
-    await mailer!.send(resetPasswordMail(account.email, setPasswordLink(issued.token), issued.expires_at));
+    await mailer!.send(resetPasswordMail(account.email, setPasswordLink(issued.token), issued.expires_at, t, lang));
     log(req).info({ event: 'password_reset_requested', account: accountTag(email), sent: true }, 'password reset: link mailed');
   }
 
@@ -78,22 +88,24 @@ export function resetRoutes(deps: AppDeps) {
    * mail server is asked: whether an account exists is neither said nor measurable here.
    */
   const forgot: RequestHandler = (req, res) => {
+    const t = translator(res);
     const email = (readString(req.body?.email) ?? '').trim();
     if (email.length > 254 || !LOOKS_LIKE_EMAIL.test(email)) {
-      res.status(400).render('account/forgot', { title: 'Forgot password', email: email.slice(0, 254), error: 'Enter the email address of your account.' });
+      // The address comes back as typed (what can be kept), so it can be corrected rather than retyped.
+      res.status(400).render('account/forgot', { title: t('account.forgot.title'), email: email.slice(0, 254), error: t('account.forgot.invalid') });
       return;
     }
-    void mailResetLink(req, email).catch((err: unknown) => {
+    void mailResetLink(req, email, t, String(res.locals.lang ?? 'en')).catch((err: unknown) => {
       log(req).warn({ event: 'password_reset_failed', account: accountTag(email), error: err instanceof Error ? err.message : String(err) }, 'password reset: the link could not be sent');
     });
-    res.render('account/forgot-sent', { title: 'Check your email' });
+    res.render('account/forgot-sent', { title: t('account.forgot.sent_title') });
   };
 
   // ---- Set a password with a one-time link -------------------------------------------------------
 
   function renderSetPassword(res: Response, account: Account, token: string, error?: string, status = 200): void {
     res.status(status).render('account/set-password', {
-      title: 'Choose a new password',
+      title: translator(res)('account.set_password.title'),
       email: account.email,
       token,
       error,
@@ -103,7 +115,7 @@ export function resetRoutes(deps: AppDeps) {
 
   function invalidLink(res: Response): void {
     res.status(410).render('account/link-invalid', {
-      title: 'This link no longer works',
+      title: translator(res)('account.set_password.invalid_title'),
       forgotUrl: mailer ? `${base}/forgot` : undefined,
     });
   }
@@ -128,10 +140,11 @@ export function resetRoutes(deps: AppDeps) {
     const confirm = readString(req.body?.confirm_password) ?? '';
     const account = await accounts.peekToken(token, 'set-password');
     if (!account) return invalidLink(res);
-    if (password === '') return renderSetPassword(res, account, token, 'Choose a password.', 400);
-    if (password !== confirm) return renderSetPassword(res, account, token, 'The two passwords are not the same.', 400);
+    const t = translator(res);
+    if (password === '') return renderSetPassword(res, account, token, t('account.set_password.missing'), 400);
+    if (password !== confirm) return renderSetPassword(res, account, token, t('account.set_password.mismatch'), 400);
     const problem = checkPassword(password, config.passwordPolicy, [account.email, account.profile.name]);
-    if (problem) return renderSetPassword(res, account, token, problem.message, 400);
+    if (problem) return renderSetPassword(res, account, token, passwordProblem(t, problem, config.passwordPolicy.minLength), 400);
     const owner = await accounts.consumeToken(token, 'set-password', by(req));
     if (!owner) return invalidLink(res);
     await accounts.setPassword(owner.id, password, by(req));
@@ -140,7 +153,7 @@ export function resetRoutes(deps: AppDeps) {
     } catch (err) {
       log(req).warn({ event: 'account_revoke_failed', error: err instanceof Error ? err.message : String(err) }, 'password set by link; Hydra login sessions not revoked');
     }
-    res.render('account/set-password-done', { title: 'Password set', accountUrl: config.account ? base : undefined });
+    res.render('account/set-password-done', { title: t('account.set_password.done_title'), accountUrl: config.account ? base : undefined });
   };
 
   return { forgotLimits, showForgot, forgot, showSetPassword, setPassword };

@@ -3,6 +3,7 @@ import * as client from 'openid-client';
 import type { AppDeps } from '../app.js';
 import { readString } from '../flows/challenge.js';
 import { HttpError } from '../http/errors.js';
+import { translator } from '../http/locale.js';
 import { sessionCookie } from '../http/session.js';
 import { clip } from '../http/text.js';
 import { ACCOUNT_SCOPE, accountUrls } from './client.js';
@@ -25,13 +26,8 @@ export function returnPath(path: string): string {
   return RETURN_PATHS.has(path) ? path : '/';
 }
 
-/** The error codes Hydra sends back, in a sentence a person understands. */
-const CALLBACK_ERRORS: Record<string, string> = {
-  access_denied: 'You chose not to sign in, so your account was not opened.',
-  login_required: 'You need to sign in to open your account.',
-  consent_required: 'The account area could not get your consent.',
-  request_unauthorized: 'The sign-in took too long. Please try again.',
-};
+/** The error codes Hydra sends back that have a sentence a person understands: `account.signin.<code>`. */
+const CALLBACK_ERRORS = new Set(['access_denied', 'login_required', 'consent_required', 'request_unauthorized']);
 
 export function signInRoutes(deps: AppDeps) {
   const { config, accounts } = deps;
@@ -47,12 +43,19 @@ export function signInRoutes(deps: AppDeps) {
       return await oidc.configuration();
     } catch (err) {
       log(req).warn({ event: 'account_discovery_failed', error: err instanceof Error ? err.message : String(err) }, 'account area: OpenID discovery at Hydra failed');
-      throw new HttpError(502, 'The sign-in service could not be reached. Please try again in a moment.', { title: 'The sign-in service is unavailable', expose: true, cause: err });
+      throw new HttpError(502, 'The sign-in service could not be reached. Please try again in a moment.', {
+        title: 'The sign-in service is unavailable',
+        i18n: { title: 'account.errors.unreachable_title', message: 'account.errors.unreachable' },
+        expose: true,
+        cause: err,
+      });
     }
   }
 
-  function problem(res: Response, status: number, message: string, details?: { error?: string; hint?: string }): void {
-    res.status(status).render('account/problem', { title: 'Sign-in did not complete', message, details, signInUrl: `${base}/login` });
+  /** The page for a sign-in that did not complete; `key` is its sentence in `account.signin`. */
+  function problem(res: Response, status: number, key: string, details?: { error?: string; hint?: string }): void {
+    const t = translator(res);
+    res.status(status).render('account/problem', { title: t('account.signin.problem_title'), message: t(`account.signin.${key}`), details, signInUrl: `${base}/login` });
   }
 
   /** Sends the browser to Hydra's authorization endpoint; what to check on return goes in the sealed cookie. */
@@ -83,17 +86,17 @@ export function signInRoutes(deps: AppDeps) {
     const pending = await takePendingSignIn(config, req, res);
     const error = readString(req.query.error);
     if (error) {
-      const meaning = CALLBACK_ERRORS[error] ?? 'The sign-in service ended the sign-in with an error.';
+      const meaning = CALLBACK_ERRORS.has(error) ? error : 'other_error';
       const description = [readString(req.query.error_description), readString(req.query.error_hint)].filter(Boolean).join(' ');
       return problem(res, 400, meaning, { error: clip(error, 100), hint: description ? clip(description) : undefined });
     }
     if (!pending) {
-      return problem(res, 400, 'This sign-in was not started in this browser, took too long, or was already used. Start again.');
+      return problem(res, 400, 'not_started');
     }
     const state = readString(req.query.state);
     if (state === undefined || state !== pending.state) {
       // What protects against a forged callback: a state this browser's sign-in did not send.
-      return problem(res, 400, 'This answer does not belong to the sign-in started in this browser, so it was discarded. Start again.');
+      return problem(res, 400, 'wrong_state');
     }
     const rp = await configuration(req);
     let tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
@@ -110,7 +113,7 @@ export function signInRoutes(deps: AppDeps) {
       });
     } catch (err) {
       log(req).warn({ event: 'account_sign_in_failed', error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }, 'account area: code exchange failed');
-      return problem(res, 502, 'The sign-in service did not confirm the sign-in. Please start again.');
+      return problem(res, 502, 'not_confirmed');
     }
     const subject = tokens.claims()?.sub;
     const idToken = tokens.id_token;
@@ -119,7 +122,7 @@ export function signInRoutes(deps: AppDeps) {
       // Hydra signed in someone the user database does not have (another store, a deleted or
       // disabled account): nothing to show them here.
       log(req).info({ event: 'account_sign_in_refused', found: Boolean(account), disabled: account?.disabled }, 'account area: no usable account for the signed-in subject');
-      return problem(res, 403, 'This account cannot be managed here. If you think it should, ask the people who run this service.');
+      return problem(res, 403, 'no_account');
     }
     // A new session id at sign-in (against session fixation), holding only what we need.
     await regenerateSession(req);
@@ -160,7 +163,7 @@ export function signInRoutes(deps: AppDeps) {
   const signedOut: RequestHandler = (req, res) => {
     const reason = readString(req.query.reason);
     res.render('account/signed-out', {
-      title: 'Signed out',
+      title: translator(res)('account.signed_out.title'),
       everywhere: reason === 'everywhere',
       ended: reason === 'ended',
       hydraUnreachable: readString(req.query.hydra) === 'unreachable',

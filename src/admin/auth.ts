@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { HttpError } from '../http/errors.js';
-import { adminUrl, field } from './view.js';
+import { adminUrl, field, plainText } from './view.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -107,8 +107,10 @@ export function adminSession(fingerprint: string, sessionCookie: { name: string;
   };
 }
 
+/** The sign-in page; `error` is a catalog key (`admin.login.*`). */
 function renderLogin(res: Response, error?: string): void {
-  res.render('admin/login', { title: 'Admin sign-in', wide: false, error, admin: adminUrl(res, '') });
+  const text = plainText(res);
+  res.render('admin/login', { title: text('admin.login.title'), wide: false, error: error && text(error), admin: adminUrl(res, '') });
 }
 
 /**
@@ -137,7 +139,7 @@ export function sessionAuthRoutes(
       countFailure(res);
       req.log?.warn({ event: 'admin_login_failed' }, 'admin sign-in failed');
       res.status(401);
-      renderLogin(res, token === '' ? 'Enter the admin token.' : 'That token is not valid.');
+      renderLogin(res, token === '' ? 'admin.login.missing_token' : 'admin.login.invalid_token');
       return;
     }
     // A new session id on privilege change, so a planted session cookie is worthless (fixation).

@@ -5,15 +5,18 @@ import { HttpError } from '../http/errors.js';
 import { safeHttpUrl } from '../http/urls.js';
 import { clientSchema, patchSchema } from './validation.js';
 import {
+  adminDate,
   adminUrl,
   attempt,
   bodyObject,
   field,
+  formErrorKeys,
   isApi,
   lines,
   pager,
   parseJsonField,
   parseOr400,
+  plainText,
   pretty,
   readPaging,
   redirectDone,
@@ -106,14 +109,23 @@ function readForm(body: unknown): ClientForm {
   };
 }
 
-/** The form as a whole client (PUT replaces everything), validated like an API body. */
-function clientFromForm(form: ClientForm, mode: 'create' | 'edit', apiVersion: string): OAuth2Client {
-  const other = parseJsonField(form.other, 'Other fields (JSON)', {});
+/**
+ * The form as a whole client (PUT replaces everything), validated like an API body. `otherField`
+ * is how the page's language names the "Other fields" box in its messages.
+ */
+function clientFromForm(form: ClientForm, mode: 'create' | 'edit', apiVersion: string, otherField: string): OAuth2Client {
+  const other = parseJsonField(form.other, otherField, {});
   if (typeof other !== 'object' || other === null || Array.isArray(other)) {
-    throw new HttpError(400, 'Other fields (JSON): must be a JSON object such as {"owner": "team-a"}');
+    throw new HttpError(400, 'Other fields (JSON): must be a JSON object such as {"owner": "team-a"}', {
+      i18n: formErrorKeys('admin_clients.errors.other_not_object'),
+    });
   }
   const clash = Object.keys(other).filter((key) => (FORM_FIELDS as readonly string[]).includes(key));
-  if (clash.length > 0) throw new HttpError(400, `Other fields (JSON): ${clash.join(', ')} ${clash.length === 1 ? 'is' : 'are'} set in the form above`);
+  if (clash.length > 0) {
+    throw new HttpError(400, `Other fields (JSON): ${clash.join(', ')} ${clash.length === 1 ? 'is' : 'are'} set in the form above`, {
+      i18n: formErrorKeys('admin_clients.errors.other_clash', { count: clash.length, fields: clash.join(', ') }),
+    });
+  }
   const extra = { ...(other as Record<string, unknown>) };
   // The id comes from the URL on edit; timestamps and registration data are Hydra's.
   for (const key of MANAGED_BY_HYDRA) {
@@ -172,7 +184,7 @@ export function clientRoutes({ hydra }: AppDeps): Router {
     const extraGrants = locals.form.grant_types.filter((grant) => !GRANT_TYPES.includes(grant));
     const method = locals.form.token_endpoint_auth_method;
     renderAdmin(req, res, 'client-form', 'clients', {
-      title: locals.mode === 'create' ? 'Register a client' : 'Edit client',
+      title: plainText(res)(locals.mode === 'create' ? 'admin_clients.form.title_create' : 'admin_clients.form.title_edit'),
       ...locals,
       action: locals.mode === 'create' ? adminUrl(res, '/clients') : adminUrl(res, clientPath(locals.id ?? '')),
       cancel: locals.mode === 'create' ? adminUrl(res, '/clients') : adminUrl(res, clientPath(locals.id ?? '')),
@@ -192,7 +204,7 @@ export function clientRoutes({ hydra }: AppDeps): Router {
       clientId,
       rows: clientRows(client),
       json: pretty(client),
-      patch: locals.patch ?? '[\n  { "op": "replace", "path": "/client_name", "value": "New name" }\n]',
+      patch: locals.patch ?? `[\n  { "op": "replace", "path": "/client_name", "value": ${JSON.stringify(plainText(res)('admin_clients.client.patch_example'))} }\n]`,
       error: locals.error,
       self: adminUrl(res, clientPath(clientId)),
       edit: adminUrl(res, clientPath(clientId), { action: 'edit' }),
@@ -215,7 +227,7 @@ export function clientRoutes({ hydra }: AppDeps): Router {
       return;
     }
     renderAdmin(req, res, 'clients', 'clients', {
-      title: 'OAuth2 clients',
+      title: plainText(res)('admin_clients.list.title'),
       filters,
       pager: links,
       create: adminUrl(res, '/clients', { action: 'new' }),
@@ -224,7 +236,7 @@ export function clientRoutes({ hydra }: AppDeps): Router {
         name: client.client_name ?? '',
         owner: client.owner ?? '',
         grantTypes: (client.grant_types ?? []).join(', '),
-        createdAt: client.created_at ?? '',
+        createdAt: adminDate(res, client.created_at),
         href: adminUrl(res, clientPath(client.client_id ?? '')),
       })),
     });
@@ -239,7 +251,7 @@ export function clientRoutes({ hydra }: AppDeps): Router {
     const form = readForm(req.body);
     let created: OAuth2Client | undefined;
     const error = await attempt(res, async () => {
-      created = await hydra.createOAuth2Client(clientFromForm(form, 'create', hydra.apiVersion));
+      created = await hydra.createOAuth2Client(clientFromForm(form, 'create', hydra.apiVersion, plainText(res)('admin_clients.errors.other_field')));
     });
     if (error !== undefined || !created) {
       renderForm(req, res, { mode: 'create', form, error });
@@ -248,7 +260,7 @@ export function clientRoutes({ hydra }: AppDeps): Router {
     const id = created.client_id ?? '';
     res.status(201);
     renderAdmin(req, res, 'client-created', 'clients', {
-      title: 'Client registered',
+      title: plainText(res)('admin_clients.created.title'),
       clientId: id,
       name: created.client_name ?? '',
       secret: created.client_secret,
@@ -269,13 +281,14 @@ export function clientRoutes({ hydra }: AppDeps): Router {
     }
     if (action === 'delete') {
       const client = await hydra.getOAuth2Client(id);
+      const text = plainText(res);
       renderConfirm(req, res, 'clients', {
-        title: 'Delete client',
-        message: 'Deleting a client ends its access: its tokens stop working and it can no longer sign anyone in. This cannot be undone.',
-        facts: [['Client', client.client_name || id], ['Client ID', id]],
+        title: text('admin_clients.delete.title'),
+        message: text('admin_clients.delete.message'),
+        facts: [[text('admin_clients.delete.client'), client.client_name || id], [text('admin_clients.delete.client_id'), id]],
         action: adminUrl(res, clientPath(id)),
         method: 'DELETE',
-        button: 'Delete client',
+        button: text('admin_clients.delete.button'),
         cancel: adminUrl(res, clientPath(id)),
       });
       return;
@@ -292,7 +305,7 @@ export function clientRoutes({ hydra }: AppDeps): Router {
     }
     const form = readForm(req.body);
     const error = await attempt(res, async () => {
-      await hydra.updateOAuth2Client(id, clientFromForm(form, 'edit', hydra.apiVersion));
+      await hydra.updateOAuth2Client(id, clientFromForm(form, 'edit', hydra.apiVersion, plainText(res)('admin_clients.errors.other_field')));
     });
     if (error !== undefined) {
       renderForm(req, res, { mode: 'edit', id, form, error });

@@ -9,9 +9,11 @@ import {
   attempt,
   bodyObject,
   field,
+  formErrorKeys,
   isApi,
   parseJsonField,
   parseOr400,
+  plainText,
   pretty,
   redirectDone,
   renderAdmin,
@@ -65,7 +67,9 @@ async function orUnroutable<T>(set: string, call: () => Promise<T>): Promise<T> 
     return await call();
   } catch (err) {
     if (err instanceof HydraError && err.status === 404 && !hydraCanRouteSet(set)) {
-      throw new HttpError(404, `Hydra cannot look up the key set "${set}": its admin API has no route for a set name that contains "/".`);
+      throw new HttpError(404, `Hydra cannot look up the key set "${set}": its admin API has no route for a set name that contains "/".`, {
+        i18n: { title: 'errors.not_found_title', message: 'admin_keys.errors.unroutable', values: { set } },
+      });
     }
     throw err;
   }
@@ -91,7 +95,7 @@ function keyView(res: Response, set: string, key: JsonWebKey, withPrivate: boole
 /** A set typed as {"keys": [...]} or as a bare array of keys. */
 async function readKeySet(value: unknown): Promise<JsonWebKeySet> {
   const keys = Array.isArray(value) ? value : typeof value === 'object' && value !== null ? (value as { keys?: unknown }).keys : undefined;
-  if (!Array.isArray(keys)) throw new HttpError(400, 'keys: a JSON Web Key Set is {"keys": [ ... ]}');
+  if (!Array.isArray(keys)) throw new HttpError(400, 'keys: a JSON Web Key Set is {"keys": [ ... ]}', { i18n: formErrorKeys('admin_keys.errors.not_a_set') });
   return { keys: await Promise.all(keys.map((key, i) => validateJwk(key, `keys.${i}`))) };
 }
 
@@ -116,7 +120,7 @@ export function keyRoutes({ hydra }: AppDeps): Router {
     }
     const withPrivate = showPrivate(req);
     renderAdmin(req, res, 'key-set', 'keys', {
-      title: `Key set ${set}`,
+      title: plainText(res)('admin_keys.set.title', { set }),
       set,
       missing,
       withPrivate,
@@ -133,10 +137,14 @@ export function keyRoutes({ hydra }: AppDeps): Router {
 
   async function renderKey(req: Request, res: Response, set: string, kid: string, locals: { replace?: string; error?: string } = {}): Promise<void> {
     const found = (await orUnroutable(set, () => hydra.getJsonWebKey(set, kid))).keys?.[0];
-    if (!found) throw new HttpError(404, `There is no key ${kid} in ${set}.`);
+    if (!found) {
+      throw new HttpError(404, `There is no key ${kid} in ${set}.`, {
+        i18n: { title: 'errors.not_found_title', message: 'admin_keys.errors.no_such_key', values: { kid, set } },
+      });
+    }
     const withPrivate = showPrivate(req);
     renderAdmin(req, res, 'key', 'keys', {
-      title: `Key ${kid}`,
+      title: plainText(res)('admin_keys.key.title', { kid }),
       set,
       key: keyView(res, set, found, withPrivate),
       withPrivate,
@@ -159,7 +167,7 @@ export function keyRoutes({ hydra }: AppDeps): Router {
       return;
     }
     renderAdmin(req, res, 'keys', 'keys', {
-      title: 'JSON Web Keys',
+      title: plainText(res)('admin_keys.list.title'),
       sets: WELL_KNOWN_SETS.map((name) => ({ name, href: adminUrl(res, setPath(name)) })),
     });
   });
@@ -190,13 +198,14 @@ export function keyRoutes({ hydra }: AppDeps): Router {
     }
     if (field(req.query, 'action') === 'delete') {
       const { keys } = await hydra.getJsonWebKeySet(set);
+      const text = plainText(res);
       renderConfirm(req, res, 'keys', {
-        title: 'Delete key set',
-        message: 'Every key in this set is deleted. Tokens signed with them can no longer be verified. This cannot be undone.',
-        facts: [['Set', set], ['Keys', (keys ?? []).map((key) => key.kid).join(', ')]],
+        title: text('admin_keys.delete_set.title'),
+        message: text('admin_keys.delete_set.message'),
+        facts: [[text('admin_keys.delete_set.set'), set], [text('admin_keys.delete_set.keys'), (keys ?? []).map((key) => key.kid).join(', ')]],
         action: adminUrl(res, setPath(set)),
         method: 'DELETE',
-        button: 'Delete key set',
+        button: text('admin_keys.delete_set.button'),
         cancel: adminUrl(res, setPath(set)),
       });
       return;
@@ -238,13 +247,14 @@ export function keyRoutes({ hydra }: AppDeps): Router {
     }
     if (field(req.query, 'action') === 'delete') {
       await hydra.getJsonWebKey(set, kid);
+      const text = plainText(res);
       renderConfirm(req, res, 'keys', {
-        title: 'Delete key',
-        message: 'Tokens signed with this key can no longer be verified. This cannot be undone.',
-        facts: [['Set', set], ['Key ID', kid]],
+        title: text('admin_keys.delete_key.title'),
+        message: text('admin_keys.delete_key.message'),
+        facts: [[text('admin_keys.delete_key.set'), set], [text('admin_keys.kid'), kid]],
         action: adminUrl(res, keyPath(set, kid)),
         method: 'DELETE',
-        button: 'Delete key',
+        button: text('admin_keys.delete_key.button'),
         cancel: adminUrl(res, keyPath(set, kid)),
       });
       return;

@@ -2,6 +2,8 @@ import { Router, type Request } from 'express';
 import type { AppDeps } from '../app.js';
 import type { RevokeConsentSessionsQuery } from '../hydra/types.js';
 import { HttpError } from '../http/errors.js';
+import { plainText, type Translate } from '../http/i18n.js';
+import { translator } from '../http/locale.js';
 import { adminUrl, field, isApi, pager, readPaging, redirectDone, renderAdmin, renderConfirm } from './view.js';
 
 /**
@@ -12,6 +14,12 @@ import { adminUrl, field, isApi, pager, readPaging, redirectDone, renderAdmin, r
 
 const MAX_SUBJECT = 1024;
 
+/** A 400 whose English is the API's error_description, with the console page's words in `admin_sessions`. */
+function badRequest(message: string, key: string): HttpError {
+  return new HttpError(400, message, { i18n: { title: 'errors.bad_request_title', message: `admin_sessions.problems.${key}` } });
+}
+
+
 /** A query parameter, or the same field of a console form (which posts to the same URL). */
 function param(req: Request, name: string): string | undefined {
   const value = field(req.query, name) ?? field(req.body, name);
@@ -20,8 +28,8 @@ function param(req: Request, name: string): string | undefined {
 
 function requireSubject(req: Request): string {
   const subject = param(req, 'subject');
-  if (!subject) throw new HttpError(400, 'subject: is required');
-  if (subject.length > MAX_SUBJECT) throw new HttpError(400, 'subject: is too long');
+  if (!subject) throw badRequest('subject: is required', 'subject_required');
+  if (subject.length > MAX_SUBJECT) throw badRequest('subject: is too long', 'subject_too_long');
   return subject;
 }
 
@@ -30,11 +38,11 @@ function revokeQuery(req: Request): RevokeConsentSessionsQuery {
   const subject = requireSubject(req);
   const client = param(req, 'client');
   const all = param(req, 'all');
-  if (all !== undefined && all !== 'true') throw new HttpError(400, 'all: must be true when given');
-  if (client && all) throw new HttpError(400, 'give client or all=true, not both');
+  if (all !== undefined && all !== 'true') throw badRequest('all: must be true when given', 'all_not_true');
+  if (client && all) throw badRequest('give client or all=true, not both', 'client_and_all');
   if (client) return { subject, client };
   if (all) return { subject, all: true };
-  throw new HttpError(400, 'client: is required (or all=true to revoke every client)');
+  throw badRequest('client: is required (or all=true to revoke every client)', 'client_required');
 }
 
 export function sessionRoutes({ hydra }: AppDeps): Router {
@@ -45,25 +53,28 @@ export function sessionRoutes({ hydra }: AppDeps): Router {
     if (!api && field(req.query, 'action') === 'delete') {
       const query = revokeQuery(req);
       const target = query.all ? { subject: query.subject, all: 'true' } : { subject: query.subject, client: query.client };
+      const text = plainText(translator(res));
       renderConfirm(req, res, 'sessions', {
-        title: 'Revoke consent',
-        message: query.all
-          ? 'Every client loses the consent this subject gave, and the tokens issued on it. Each client will ask for consent again.'
-          : 'This client loses the consent this subject gave, and the tokens issued on it. It will ask for consent again.',
-        facts: [['Subject', query.subject], ['Client', query.all ? 'all clients' : query.client]],
+        title: text('admin_sessions.confirm.consent_title'),
+        message: text(query.all ? 'admin_sessions.confirm.consent_all_message' : 'admin_sessions.confirm.consent_client_message'),
+        facts: [
+          [text('admin_sessions.fields.subject'), query.subject],
+          [text('admin_sessions.fields.client'), query.all ? text('admin_sessions.confirm.all_clients') : query.client],
+        ],
         action: adminUrl(res, '/sessions/consent', target),
         method: 'DELETE',
-        button: 'Revoke consent',
+        button: text('admin_sessions.confirm.consent_button'),
         cancel: adminUrl(res, '/sessions/consent', { subject: query.subject }),
       });
       return;
     }
     const subject = api ? requireSubject(req) : param(req, 'subject');
+    const title = plainText(translator(res))('admin_sessions.title');
     if (!subject) {
-      renderAdmin(req, res, 'consent-sessions', 'sessions', { title: 'Sessions', subject: '', sessions: undefined, pager: {} });
+      renderAdmin(req, res, 'consent-sessions', 'sessions', { title, subject: '', sessions: undefined, pager: {} });
       return;
     }
-    if (subject.length > MAX_SUBJECT) throw new HttpError(400, 'subject: is too long');
+    if (subject.length > MAX_SUBJECT) throw badRequest('subject: is too long', 'subject_too_long');
     const paging = readPaging(req);
     const page = await hydra.listSubjectConsentSessions({ subject, ...paging });
     const links = pager(res, page, '/sessions/consent', { subject }, paging);
@@ -72,7 +83,7 @@ export function sessionRoutes({ hydra }: AppDeps): Router {
       return;
     }
     renderAdmin(req, res, 'consent-sessions', 'sessions', {
-      title: 'Sessions',
+      title,
       subject,
       pager: links,
       revokeAll: adminUrl(res, '/sessions/consent', { subject, all: 'true', action: 'delete' }),
@@ -85,8 +96,10 @@ export function sessionRoutes({ hydra }: AppDeps): Router {
           clientName: client?.client_name ?? '',
           scope: (session.grant_scope ?? []).join(' '),
           audience: (session.grant_access_token_audience ?? []).join(' '),
-          handledAt: session.handled_at ?? '',
-          remember: session.remember ? (session.remember_for ? `${session.remember_for} s` : 'until revoked') : 'no',
+          // Hydra's RFC 3339 string: the page shows it formatted, with the exact value in <time datetime>.
+          handledAt: session.handled_at && !Number.isNaN(Date.parse(session.handled_at)) ? { iso: session.handled_at, date: new Date(session.handled_at) } : undefined,
+          // Hydra's remember_for: seconds, 0 meaning until the session is revoked.
+          remember: session.remember ? (session.remember_for ? { key: 'admin_sessions.remember_for', count: session.remember_for } : { key: 'admin_sessions.remember_forever' }) : { key: 'admin_sessions.remember_no' },
           revoke: clientId ? adminUrl(res, '/sessions/consent', { subject, client: clientId, action: 'delete' }) : undefined,
         };
       }),
@@ -114,13 +127,14 @@ export function sessionRoutes({ hydra }: AppDeps): Router {
       res.redirect(303, adminUrl(res, '/sessions/consent', { subject }));
       return;
     }
+    const text = plainText(translator(res));
     renderConfirm(req, res, 'sessions', {
-      title: 'Revoke login sessions',
-      message: 'Hydra forgets that this subject is signed in, on every device: their next authorization asks them to log in again. Tokens already issued keep working.',
-      facts: [['Subject', subject]],
+      title: text('admin_sessions.confirm.login_title'),
+      message: text('admin_sessions.confirm.login_message'),
+      facts: [[text('admin_sessions.fields.subject'), subject]],
       action: adminUrl(res, '/sessions/login', { subject }),
       method: 'DELETE',
-      button: 'Revoke login sessions',
+      button: text('admin_sessions.confirm.login_button'),
       cancel: adminUrl(res, '/sessions/consent', { subject }),
     });
   });

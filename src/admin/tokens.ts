@@ -1,7 +1,10 @@
 import { Router, type Request, type Response } from 'express';
 import type { AppDeps } from '../app.js';
+import { UnsupportedOperationError } from '../hydra/errors.js';
 import type { IntrospectedToken } from '../hydra/types.js';
 import { HttpError } from '../http/errors.js';
+import { plainText, type Translate } from '../http/i18n.js';
+import { translator } from '../http/locale.js';
 import { parseDateTime } from './validation.js';
 import { adminUrl, attempt, field, isApi, pretty, redirectDone, renderAdmin, renderConfirm } from './view.js';
 
@@ -20,17 +23,30 @@ interface TokensPage {
   flush?: { notAfter: string; error?: string };
 }
 
-/** Unix seconds as a readable UTC time next to the number. */
-function when(seconds: unknown): string | undefined {
-  return typeof seconds === 'number' && Number.isFinite(seconds) ? `${seconds} (${new Date(seconds * 1000).toISOString()})` : undefined;
+/** A 400 whose English is the API's error_description, with the console page's words in `admin_tokens`. */
+function badRequest(message: string, key: string): HttpError {
+  return new HttpError(400, message, { i18n: { title: 'errors.bad_request_title', message: `admin_tokens.problems.${key}` } });
 }
 
-function introspectionRows(result: IntrospectedToken): Array<[string, string]> {
-  const rows: Array<[string, string]> = [];
+
+interface IntrospectionRow {
+  name: string;
+  text: string;
+  /** exp, iat, nbf: the Unix seconds as a date too (formatDate on the page, exact in <time datetime>). */
+  time?: { iso: string; date: Date };
+}
+
+function introspectionRows(result: IntrospectedToken): IntrospectionRow[] {
+  const rows: IntrospectionRow[] = [];
   for (const [name, value] of Object.entries(result)) {
     if (value === undefined || value === null) continue;
-    const text = ['exp', 'iat', 'nbf'].includes(name) ? when(value) : typeof value === 'object' ? pretty(value) : String(value);
-    if (text !== undefined) rows.push([name, text]);
+    if (['exp', 'iat', 'nbf'].includes(name)) {
+      if (typeof value !== 'number' || !Number.isFinite(value)) continue;
+      const date = new Date(value * 1000);
+      rows.push({ name, text: String(value), time: { iso: date.toISOString(), date } });
+      continue;
+    }
+    rows.push({ name, text: typeof value === 'object' ? pretty(value) : String(value) });
   }
   return rows;
 }
@@ -38,15 +54,42 @@ function introspectionRows(result: IntrospectedToken): Array<[string, string]> {
 function readIntrospection(body: unknown): { token: string; scope: string } {
   const token = (field(body, 'token') ?? '').trim();
   const scope = (field(body, 'scope') ?? '').trim();
-  if (token === '') throw new HttpError(400, 'token: is required');
-  if (token.length > MAX_TOKEN) throw new HttpError(400, 'token: is too long to be a token');
+  if (token === '') throw badRequest('token: is required', 'token_required');
+  if (token.length > MAX_TOKEN) throw badRequest('token: is too long to be a token', 'token_too_long');
   return { token, scope };
 }
 
 /** notAfter, when given, as RFC 3339; Hydra treats a missing one as "now". */
 function readFlush(body: unknown): { notAfter?: string } {
   const notAfter = (field(body, 'notAfter') ?? '').trim();
-  return notAfter === '' ? {} : { notAfter: parseDateTime(notAfter, 'notAfter') };
+  if (notAfter === '') return {};
+  try {
+    return { notAfter: parseDateTime(notAfter, 'notAfter') };
+  } catch (err) {
+    if (!(err instanceof HttpError)) throw err;
+    throw new HttpError(err.status, err.message, { i18n: { title: 'errors.bad_request_title', message: 'admin_tokens.problems.not_after_invalid' } });
+  }
+}
+
+/**
+ * A failed form action in the page's language: our own problems carry a catalog key, a Hydra
+ * without flush gets the janitor hint; Hydra's own words (a 4xx) stay as attempt() gives them.
+ */
+async function attemptForm(res: Response, action: () => Promise<void>): Promise<string | undefined> {
+  let failure: unknown;
+  const message = await attempt(res, async () => {
+    try {
+      await action();
+    } catch (err) {
+      failure = err;
+      throw err;
+    }
+  });
+  if (message === undefined) return undefined;
+  const text = plainText(translator(res));
+  if (failure instanceof UnsupportedOperationError && failure.operation === 'flushInactiveOAuth2Tokens') return text('admin_tokens.problems.flush_unsupported');
+  if (failure instanceof HttpError && failure.i18n?.message) return text(failure.i18n.message, failure.i18n.values);
+  return message;
 }
 
 export function tokenRoutes({ hydra }: AppDeps): Router {
@@ -55,7 +98,7 @@ export function tokenRoutes({ hydra }: AppDeps): Router {
   function renderTokens(req: Request, res: Response, page: TokensPage = {}): void {
     const result = page.introspect?.result;
     renderAdmin(req, res, 'tokens', 'tokens', {
-      title: 'Tokens',
+      title: plainText(translator(res))('admin_tokens.title'),
       introspect: { scope: '', ...page.introspect, rows: result ? introspectionRows(result) : undefined },
       deleteTokens: { clientId: '', ...page.deleteTokens },
       flush: { notAfter: '', ...page.flush },
@@ -74,21 +117,22 @@ export function tokenRoutes({ hydra }: AppDeps): Router {
       return;
     }
     const action = field(req.query, 'action');
+    const text = plainText(translator(res));
     if (action === 'delete') {
       const clientId = field(req.query, 'client_id')?.trim();
       if (!clientId) {
         res.status(400);
-        renderTokens(req, res, { deleteTokens: { clientId: '', error: 'client_id: is required' } });
+        renderTokens(req, res, { deleteTokens: { clientId: '', error: text('admin_tokens.problems.client_id_required') } });
         return;
       }
       const client = await hydra.getOAuth2Client(clientId);
       renderConfirm(req, res, 'tokens', {
-        title: "Delete a client's tokens",
-        message: "Every access token issued to this client stops working. Hydra keeps its refresh tokens (both v1.11 and v2.3 delete access tokens only): to end those too, revoke the people's consent sessions for this client.",
-        facts: [['Client', client.client_name || clientId], ['Client ID', clientId]],
+        title: text('admin_tokens.confirm.delete_title'),
+        message: text('admin_tokens.confirm.delete_message'),
+        facts: [[text('admin_tokens.fields.client'), client.client_name || clientId], [text('admin_tokens.fields.client_id'), clientId]],
         action: adminUrl(res, '/tokens', { client_id: clientId }),
         method: 'DELETE',
-        button: 'Delete tokens',
+        button: text('admin_tokens.confirm.delete_button'),
         cancel: adminUrl(res, '/tokens'),
       });
       return;
@@ -101,17 +145,19 @@ export function tokenRoutes({ hydra }: AppDeps): Router {
       } catch (err) {
         if (!(err instanceof HttpError)) throw err;
         res.status(err.status);
-        renderTokens(req, res, { flush: { notAfter: raw, error: err.message } });
+        renderTokens(req, res, { flush: { notAfter: raw, error: text('admin_tokens.problems.not_after_invalid') } });
         return;
       }
+      const formatDate = res.locals.formatDate as (value: Date) => string;
       renderConfirm(req, res, 'tokens', {
-        title: 'Flush inactive tokens',
-        message: 'Hydra deletes access and refresh tokens that expired before this time. Active tokens are kept.',
-        facts: [['Not after', flush.notAfter ?? 'now']],
+        title: text('admin_tokens.confirm.flush_title'),
+        message: text('admin_tokens.confirm.flush_message'),
+        // The exact UTC time Hydra gets, after the operator's reading of it.
+        facts: [[text('admin_tokens.fields.not_after'), flush.notAfter ? `${formatDate(new Date(flush.notAfter))} (${flush.notAfter})` : text('admin_tokens.confirm.now')]],
         action: adminUrl(res, '/tokens/flush'),
         method: 'POST',
         fields: flush.notAfter ? { notAfter: flush.notAfter } : {},
-        button: 'Flush',
+        button: text('admin_tokens.confirm.flush_button'),
         cancel: adminUrl(res, '/tokens'),
       });
       return;
@@ -127,7 +173,7 @@ export function tokenRoutes({ hydra }: AppDeps): Router {
     // The token is not echoed back into the page; the scope is.
     const scope = (field(req.body, 'scope') ?? '').trim();
     let result: IntrospectedToken | undefined;
-    const error = await attempt(res, async () => {
+    const error = await attemptForm(res, async () => {
       result = await hydra.introspectOAuth2Token(readIntrospection(req.body));
     });
     renderTokens(req, res, { introspect: { scope, error, result } });
@@ -135,7 +181,7 @@ export function tokenRoutes({ hydra }: AppDeps): Router {
 
   router.delete('/tokens', async (req, res) => {
     const clientId = (field(req.query, 'client_id') ?? '').trim();
-    if (clientId === '') throw new HttpError(400, 'client_id: is required');
+    if (clientId === '') throw badRequest('client_id: is required', 'client_id_required');
     await hydra.deleteOAuth2Token(clientId);
     if (isApi(res)) {
       res.status(204).end();
@@ -151,7 +197,7 @@ export function tokenRoutes({ hydra }: AppDeps): Router {
       return;
     }
     const notAfter = field(req.body, 'notAfter') ?? '';
-    const error = await attempt(res, async () => {
+    const error = await attemptForm(res, async () => {
       await hydra.flushInactiveOAuth2Tokens(readFlush(req.body));
     });
     if (error !== undefined) {

@@ -6,14 +6,17 @@ import { HttpError } from '../http/errors.js';
 import { hydraCanRouteSet } from './keys.js';
 import { futureDate, validateJwk } from './validation.js';
 import {
+  adminDate,
   adminUrl,
   attempt,
   bodyObject,
   field,
+  formErrorKeys,
   isApi,
   pager,
   parseJsonField,
   parseOr400,
+  plainText,
   pretty,
   readPaging,
   redirectDone,
@@ -42,8 +45,12 @@ async function trustBody(input: unknown): Promise<TrustJwtGrantIssuer> {
   const body = parseOr400(shape, input);
   const subject = body.subject || undefined;
   const anySubject = body.allow_any_subject === true;
-  if (!subject && !anySubject) throw new HttpError(400, 'subject: set a subject, or allow any subject');
-  if (subject && anySubject) throw new HttpError(400, 'subject: set a subject or allow any subject, not both');
+  if (!subject && !anySubject) {
+    throw new HttpError(400, 'subject: set a subject, or allow any subject', { i18n: formErrorKeys('admin_issuers.errors.subject_missing') });
+  }
+  if (subject && anySubject) {
+    throw new HttpError(400, 'subject: set a subject or allow any subject, not both', { i18n: formErrorKeys('admin_issuers.errors.subject_both') });
+  }
   return {
     issuer: body.issuer,
     ...(subject ? { subject } : { allow_any_subject: true }),
@@ -79,12 +86,17 @@ function readForm(body: unknown): TrustForm {
 
 const issuerPath = (id: string) => `/trust/issuers/${encodeURIComponent(id)}`;
 
+/** Whom the grant is for, as the page says it. */
+function subjectOf(res: Response, grant: TrustedJwtGrantIssuer): string {
+  return grant.allow_any_subject ? plainText(res)('admin_issuers.any_subject') : (grant.subject ?? '');
+}
+
 export function trustedIssuerRoutes({ hydra }: AppDeps): Router {
   const router = Router();
 
   function renderForm(req: Request, res: Response, form: TrustForm, error?: string): void {
     renderAdmin(req, res, 'issuer-form', 'trust', {
-      title: 'Trust a JWT-grant issuer',
+      title: plainText(res)('admin_issuers.form.title'),
       form,
       error,
       action: adminUrl(res, '/trust/issuers'),
@@ -96,11 +108,11 @@ export function trustedIssuerRoutes({ hydra }: AppDeps): Router {
     return {
       id: grant.id,
       issuer: grant.issuer,
-      subject: grant.allow_any_subject ? 'any subject' : (grant.subject ?? ''),
+      subject: subjectOf(res, grant),
       scope: (grant.scope ?? []).join(' '),
       kid: grant.public_key?.kid ?? '',
-      expiresAt: grant.expires_at ?? '',
-      createdAt: grant.created_at ?? '',
+      expiresAt: adminDate(res, grant.expires_at),
+      createdAt: adminDate(res, grant.created_at),
       href: adminUrl(res, issuerPath(grant.id)),
       keySet: grant.public_key?.set ?? '',
       // Hydra files the issuer's key in a set named after the issuer. An issuer URL holds "/", and
@@ -127,7 +139,7 @@ export function trustedIssuerRoutes({ hydra }: AppDeps): Router {
       return;
     }
     renderAdmin(req, res, 'issuers', 'trust', {
-      title: 'Trusted JWT-grant issuers',
+      title: plainText(res)('admin_issuers.list.title'),
       filters,
       pager: links,
       create: adminUrl(res, '/trust/issuers', { action: 'new' }),
@@ -169,19 +181,24 @@ export function trustedIssuerRoutes({ hydra }: AppDeps): Router {
       return;
     }
     if (field(req.query, 'action') === 'delete') {
+      const text = plainText(res);
       renderConfirm(req, res, 'trust', {
-        title: 'Stop trusting issuer',
-        message: 'Hydra will refuse JWT-bearer assertions from this issuer with this key. Its public key is removed too.',
-        facts: [['Issuer', grant.issuer], ['Subject', grant.allow_any_subject ? 'any subject' : (grant.subject ?? '')], ['Key ID', grant.public_key?.kid ?? '']],
+        title: text('admin_issuers.delete.title'),
+        message: text('admin_issuers.delete.message'),
+        facts: [
+          [text('admin_issuers.issuer'), grant.issuer],
+          [text('admin_issuers.subject'), subjectOf(res, grant)],
+          [text('admin_issuers.kid'), grant.public_key?.kid ?? ''],
+        ],
         action: adminUrl(res, issuerPath(id)),
         method: 'DELETE',
-        button: 'Delete trust relationship',
+        button: text('admin_issuers.delete.button'),
         cancel: adminUrl(res, issuerPath(id)),
       });
       return;
     }
     renderAdmin(req, res, 'issuer', 'trust', {
-      title: `Trusted issuer ${grant.issuer}`,
+      title: plainText(res)('admin_issuers.detail.title', { issuer: grant.issuer }),
       grant: rowOf(res, grant),
       json: pretty(grant),
       remove: adminUrl(res, issuerPath(id), { action: 'delete' }),

@@ -2,12 +2,15 @@ import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { AppDeps } from '../app.js';
 import { describeError, HttpError } from '../http/errors.js';
+import { plainText, type Translate } from '../http/i18n.js';
+import { translator } from '../http/locale.js';
 import { safeHttpUrl } from '../http/urls.js';
-import type { Account, AccountPatch, AccountStore, AuditContext, AuditEvent, NewAccount, ProfilePatch } from '../users/accounts.js';
+import { AccountConflictError, AccountInputError, PasswordRejectedError, type Account, type AccountPatch, type AccountStore, type AuditContext, type AuditEvent, type NewAccount, type ProfilePatch } from '../users/accounts.js';
 import { PROFILE_CLAIM_NAMES } from '../users/claims.js';
 import { canonicalEmail } from '../users/email.js';
+import { MAX_PASSWORD_LENGTH } from '../users/passwords.js';
 import type { ProfileClaims } from '../users/store.js';
-import { factorAdminRoutes, factorRows } from './factors.js';
+import { factorAdminRoutes, factorRows, factorView } from './factors.js';
 import { adminUrl, attempt, bodyObject, field, isApi, pager, parseOr400, readPaging, redirectDone, renderAdmin, renderConfirm, type PagerView } from './view.js';
 
 /**
@@ -33,38 +36,38 @@ const MAX_SEARCH = 200;
 const CLAIMS = PROFILE_CLAIM_NAMES.filter((name) => name !== 'updated_at');
 type Claim = (typeof CLAIMS)[number];
 
-const CLAIM_LABELS: Record<Claim, { label: string; hint?: string; type?: 'url' }> = {
-  name: { label: 'Full name' },
-  given_name: { label: 'Given name' },
-  family_name: { label: 'Family name' },
-  middle_name: { label: 'Middle name' },
-  nickname: { label: 'Nickname' },
-  preferred_username: { label: 'Preferred username' },
-  profile: { label: 'Profile page', hint: 'An http(s) URL.', type: 'url' },
-  picture: { label: 'Picture', hint: 'An http(s) URL.', type: 'url' },
-  website: { label: 'Website', hint: 'An http(s) URL.', type: 'url' },
-  gender: { label: 'Gender' },
-  birthdate: { label: 'Birthdate', hint: 'YYYY-MM-DD, or YYYY alone.' },
-  zoneinfo: { label: 'Time zone', hint: 'e.g. Europe/Paris' },
-  locale: { label: 'Locale', hint: 'e.g. en-GB' },
+/** Each claim's label is `admin_users.claims.<name>`; these have a hint under the field too. */
+const CLAIM_FIELDS: Partial<Record<Claim, { hint: string; type?: 'url' }>> = {
+  profile: { hint: 'admin_users.claim_hints.url', type: 'url' },
+  picture: { hint: 'admin_users.claim_hints.url', type: 'url' },
+  website: { hint: 'admin_users.claim_hints.url', type: 'url' },
+  birthdate: { hint: 'admin_users.claim_hints.birthdate' },
+  zoneinfo: { hint: 'admin_users.claim_hints.zoneinfo' },
+  locale: { hint: 'admin_users.claim_hints.locale' },
 };
 
-/** Audit actions as the console words them; an action not listed is shown as it is stored. */
-const ACTION_LABELS: Record<string, string> = {
-  'login.succeeded': 'Signed in',
-  'login.failed': 'Sign-in failed',
-  'account.created': 'Account created',
-  'account.updated': 'Account updated',
-  'account.disabled': 'Account disabled',
-  'account.enabled': 'Account enabled',
-  'account.deleted': 'Account deleted',
-  'password.changed': 'Password changed',
-  'password.change_failed': 'Password change failed',
-  'token.created': 'One-time link issued',
-  'token.used': 'One-time link used',
-  'sessions.revoked': 'Hydra sessions revoked',
-  'sessions.revoke_failed': 'Revoking Hydra sessions failed',
-};
+/** A catalog key for a stored word (an action, `action:detail`, an actor): letters, digits, `_`, `-`. */
+const catalogKey = (word: string) => word.replace(/[^A-Za-z0-9_-]/g, '_');
+
+/**
+ * An audit action as the console words it (`admin_users.events.*`): the action with its detail
+ * first (`factor.added:webauthn` → "Passkey added"), then the action alone; '' for an action the
+ * catalog does not know (a fork's own), which the page then shows only as stored.
+ */
+function eventLabel(t: Translate, action: string, detail: string | null): string {
+  const candidates = detail ? [`${action}:${detail}`, action] : [action];
+  for (const candidate of candidates) {
+    const label = String(t(`admin_users.events.${catalogKey(candidate)}`, { defaultValue: '' }));
+    if (label !== '') return label;
+  }
+  return '';
+}
+
+/** Who did it (`admin_users.actors.*`), or the stored word for an actor the catalog does not know. */
+function actorLabel(t: Translate, actor: string): string {
+  return String(t(`admin_users.actors.${catalogKey(actor)}`, { defaultValue: '' })) || actor;
+}
+
 
 // ---- The API's bodies ------------------------------------------------------------------------
 
@@ -127,7 +130,11 @@ function auditJson(event: AuditEvent): Record<string, unknown> {
 
 function readStorePaging(req: Request): { pageSize?: number; pageToken?: string } {
   const paging = readPaging(req);
-  if (paging.pageSize !== undefined && paging.pageSize > MAX_PAGE_SIZE) throw new HttpError(400, `page_size: must be at most ${MAX_PAGE_SIZE}`);
+  if (paging.pageSize !== undefined && paging.pageSize > MAX_PAGE_SIZE) {
+    throw new HttpError(400, `page_size: must be at most ${MAX_PAGE_SIZE}`, {
+      i18n: { title: 'errors.bad_request_title', message: 'admin_users.page_size_too_big', values: { max: MAX_PAGE_SIZE } },
+    });
+  }
   return paging;
 }
 
@@ -168,8 +175,42 @@ function readForm(body: unknown): UserForm {
   return form;
 }
 
+/** The console's own checks: English for the log, a catalog key for the form. */
+function formProblem(message: string, key: string): HttpError {
+  return new HttpError(400, message, { i18n: { title: 'errors.bad_request_title', message: key } });
+}
+
 function requireEmail(email: string): void {
-  if (email === '') throw new HttpError(400, 'email: is required');
+  if (email === '') throw formProblem('email: is required', 'admin_users.problems.email_required');
+}
+
+/**
+ * A failed form submit in the page's language. The store's errors say which problem they are
+ * (AccountInputError.code, PasswordRejectedError's problem code, the conflicting field), our own
+ * carry a catalog key; anything else keeps the English message attempt() gives (Hydra's words).
+ */
+function problemText(t: Translate, err: unknown, minPasswordLength: number): string | undefined {
+  const text = plainText(t);
+  const known = (key: string, values: Record<string, unknown> = {}) => text(key, { ...values, defaultValue: '' }) || undefined;
+  if (err instanceof PasswordRejectedError) return known(`admin_users.password_problems.${err.problem.code}`, { min: minPasswordLength, max: MAX_PASSWORD_LENGTH });
+  if (err instanceof AccountConflictError) return err.field === 'email' ? known('admin_users.problems.email_taken') : undefined;
+  if (err instanceof AccountInputError) return err.code ? known(`admin_users.problems.${err.code}`, { name: err.field }) : undefined;
+  if (err instanceof HttpError && err.i18n?.message) return known(err.i18n.message, err.i18n.values);
+  return undefined;
+}
+
+/** attempt() (src/admin/view.ts) with the message in the page's language where the catalog has it. */
+async function attemptForm(res: Response, minPasswordLength: number, action: () => Promise<void>): Promise<string | undefined> {
+  let failure: unknown;
+  const message = await attempt(res, async () => {
+    try {
+      await action();
+    } catch (err) {
+      failure = err;
+      throw err;
+    }
+  });
+  return message === undefined ? undefined : (problemText(translator(res), failure, minPasswordLength) ?? message);
 }
 
 function userPath(id: string, suffix = ''): string {
@@ -180,7 +221,37 @@ function userPath(id: string, suffix = ''): string {
 function profileRows(account: Account): Array<{ name: string; label: string; text: string; href?: string }> {
   return CLAIMS.filter((name) => account.profile[name] !== undefined).map((name) => {
     const text = account.profile[name] as string;
-    return { name, label: CLAIM_LABELS[name].label, text, href: CLAIM_LABELS[name].type === 'url' ? safeHttpUrl(text) : undefined };
+    return { name, label: `admin_users.claims.${name}`, text, href: CLAIM_FIELDS[name]?.type === 'url' ? safeHttpUrl(text) : undefined };
+  });
+}
+
+/** Why revoking at Hydra failed after a disable or delete: what stands, what is left. */
+interface RevokeFailure {
+  what: 'disabled' | 'deleted';
+  subject: string;
+  failed: Array<'consent' | 'login'>;
+  /** The first failure as describeError words it (English, and its catalog keys). */
+  reason: ReturnType<typeof describeError>;
+}
+
+const SESSION_NAMES = { consent: 'consent sessions', login: 'login sessions' } as const;
+
+/** The API's (and the log's) English sentence for a RevokeFailure. */
+function revokeFailureMessage({ what, subject, failed, reason }: RevokeFailure): string {
+  return `The user was ${what}, but Hydra could not revoke their ${failed.map((name) => SESSION_NAMES[name]).join(' and ')}: ${reason.message} ` +
+    `Until that is done, a remembered session can still sign them in: revoke the sessions of subject ${subject} under Sessions, or retry.`;
+}
+
+/** The same sentence in the page's language (plain text: the template escapes it). */
+function revokeFailureText(t: Translate, { what, subject, failed, reason }: RevokeFailure): string {
+  const text = plainText(t);
+  const sessions = failed.length === 2 ? 'both' : failed[0]!;
+  const because = reason.i18n?.message ? text(reason.i18n.message, reason.i18n.values) : reason.message;
+  return text('admin_users.revoke_failed.message', {
+    what: text(`admin_users.revoke_failed.what_${what}`),
+    sessions: text(`admin_users.revoke_failed.sessions_${sessions}`),
+    reason: because,
+    subject,
   });
 }
 
@@ -192,7 +263,10 @@ export function userRoutes(deps: AppDeps): Router {
   if (!accounts) {
     // A fork that implements only UserStore has nothing to administer here.
     router.use('/users', () => {
-      throw new HttpError(501, 'This deployment has no account store (deps.accounts): users are managed where they live.', { title: 'No user database' });
+      throw new HttpError(501, 'This deployment has no account store (deps.accounts): users are managed where they live.', {
+        title: 'No user database',
+        i18n: { title: 'admin_users.no_store_title', message: 'admin_users.no_store' },
+      });
     });
     return router;
   }
@@ -202,25 +276,32 @@ export function userRoutes(deps: AppDeps): Router {
 
   const setPasswordUrl = (token: string) => `${config.baseUrl}/account/set-password?token=${encodeURIComponent(token)}`;
 
+  const minPasswordLength = config.passwordPolicy.minLength;
+  const notFound = () => new HttpError(404, 'There is no user with this id.', { title: 'User not found', i18n: { title: 'admin_users.not_found_title', message: 'admin_users.not_found' } });
+
   async function load(id: string): Promise<Account> {
     const account = await store.get(id);
-    if (!account) throw new HttpError(404, 'There is no user with this id.', { title: 'User not found' });
+    if (!account) throw notFound();
     return account;
   }
 
   async function issueLink(req: Request, account: Account, ttlSeconds = SET_PASSWORD_LINK_TTL_SECONDS): Promise<{ url: string; expires_at: string }> {
     // peekToken and consumeToken ignore disabled accounts: such a link would only ever fail.
-    if (account.disabled) throw new HttpError(409, 'This user is disabled: enable them before issuing a set-password link.');
+    if (account.disabled) {
+      throw new HttpError(409, 'This user is disabled: enable them before issuing a set-password link.', {
+        i18n: { title: 'admin_users.link_disabled_title', message: 'admin_users.link_disabled' },
+      });
+    }
     const issued = await store.createToken(account.id, 'set-password', ttlSeconds, by(req));
     return { url: setPasswordUrl(issued.token), expires_at: issued.expires_at.toISOString() };
   }
 
   /**
    * Revokes every consent session (and with them the tokens issued on them) and every login
-   * session of the subject at Hydra. Returns undefined when both went through, else the sentence
-   * for the 502. Either way the outcome goes into the account's audit trail.
+   * session of the subject at Hydra. Returns undefined when both went through, else what failed
+   * (for the 502). Either way the outcome goes into the account's audit trail.
    */
-  async function revokeAtHydra(req: Request, account: Account, what: 'disabled' | 'deleted'): Promise<string | undefined> {
+  async function revokeAtHydra(req: Request, account: Account, what: 'disabled' | 'deleted'): Promise<RevokeFailure | undefined> {
     const { subject } = account;
     const [consent, login] = await Promise.allSettled([
       hydra.revokeConsentSessions({ subject, all: true }),
@@ -239,22 +320,31 @@ export function userRoutes(deps: AppDeps): Router {
       req.log?.warn({ event: 'audit_failed', action: event.action, err: err instanceof Error ? err.message : String(err) }, 'could not record the Hydra revocation');
     }
     if (failed.length === 0) return undefined;
-    const reason = describeError(failed[0]![1], false).message;
     req.log?.warn({ event: 'sessions_revoke_failed', user: account.id, failed: failed.map(([name]) => name) }, 'revoking Hydra sessions failed');
-    return `The user was ${what}, but Hydra could not revoke their ${failed.map(([name]) => name).join(' and ')}: ${reason} ` +
-      `Until that is done, a remembered session can still sign them in: revoke the sessions of subject ${subject} under Sessions, or retry.`;
+    return {
+      what,
+      subject,
+      failed: failed.map(([name]) => (name === 'consent sessions' ? 'consent' : 'login')),
+      reason: describeError(failed[0]![1], false),
+    };
+  }
+
+  /** The API's 502 for a failed revocation (English, like every error_description). */
+  function revokeFailed(failure: RevokeFailure): HttpError {
+    return new HttpError(502, revokeFailureMessage(failure), { expose: true, title: 'Revoking sessions failed' });
   }
 
   /** The console's 502 after a disable or delete whose revocation failed: what stands, what is left. */
-  function renderRevokeFailed(req: Request, res: Response, account: Account, what: 'disabled' | 'deleted', message: string): void {
+  function renderRevokeFailed(req: Request, res: Response, account: Account, failure: RevokeFailure): void {
+    const t = translator(res);
     res.status(502);
     renderAdmin(req, res, 'user-revoke-failed', 'users', {
-      title: 'Revoking sessions failed',
-      message,
+      title: plainText(t)('admin_users.revoke_failed.title'),
+      message: revokeFailureText(t, failure),
       email: account.email,
       subject: account.subject,
-      what,
-      userHref: what === 'disabled' ? adminUrl(res, userPath(account.id)) : undefined,
+      what: failure.what,
+      userHref: failure.what === 'disabled' ? adminUrl(res, userPath(account.id)) : undefined,
       revokeConsent: adminUrl(res, '/sessions/consent', { subject: account.subject, all: 'true', action: 'delete' }),
       revokeLogin: adminUrl(res, '/sessions/login', { subject: account.subject, action: 'delete' }),
     });
@@ -263,23 +353,23 @@ export function userRoutes(deps: AppDeps): Router {
   function renderForm(req: Request, res: Response, locals: { mode: 'create' | 'edit'; form: UserForm; id?: string; error?: string }): void {
     const cancel = locals.mode === 'create' ? adminUrl(res, '/users') : adminUrl(res, userPath(locals.id ?? ''));
     renderAdmin(req, res, 'user-form', 'users', {
-      title: locals.mode === 'create' ? 'Create a user' : 'Edit user',
+      title: plainText(translator(res))(locals.mode === 'create' ? 'admin_users.form.create_title' : 'admin_users.form.edit_title'),
       ...locals,
       action: locals.mode === 'create' ? adminUrl(res, '/users') : adminUrl(res, userPath(locals.id ?? '')),
       cancel,
-      claims: CLAIMS.map((name) => ({ name, ...CLAIM_LABELS[name], value: locals.form.claims[name] })),
-      minPasswordLength: config.passwordPolicy.minLength,
+      claims: CLAIMS.map((name) => ({ name, label: `admin_users.claims.${name}`, ...CLAIM_FIELDS[name], value: locals.form.claims[name] })),
+      minPasswordLength,
     });
   }
 
   function renderLink(req: Request, res: Response, account: Account, link: { url: string; expires_at: string }, created: boolean): void {
     res.status(201);
     renderAdmin(req, res, 'user-link', 'users', {
-      title: created ? 'User created' : 'Set-password link',
+      title: plainText(translator(res))(created ? 'admin_users.link.created_title' : 'admin_users.link.issued_title'),
       created,
       email: account.email,
       url: link.url,
-      expiresAt: link.expires_at,
+      expiresAt: new Date(link.expires_at),
       href: adminUrl(res, userPath(account.id)),
     });
   }
@@ -289,6 +379,8 @@ export function userRoutes(deps: AppDeps): Router {
     const trail = await store.auditTrail(account.id, { limit: paging.pageSize ?? 20, before: paging.pageToken });
     const links = storePager(res, trail.next, userPath(account.id, '/audit'), {}, paging);
     const path = userPath(account.id);
+    const t = translator(res);
+    const factors = await factorRows(deps, account);
     renderAdmin(req, res, 'user', 'users', {
       title: account.profile.name || account.email,
       account: {
@@ -299,18 +391,19 @@ export function userRoutes(deps: AppDeps): Router {
         emailVerified: account.email_verified,
         disabled: account.disabled,
         hasPassword: account.has_password,
-        createdAt: account.created_at.toISOString(),
-        updatedAt: account.updated_at.toISOString(),
-        passwordChangedAt: account.password_changed_at?.toISOString() ?? '',
+        createdAt: account.created_at,
+        updatedAt: account.updated_at,
+        passwordChangedAt: account.password_changed_at,
       },
       profile: profileRows(account),
       // Second factors (src/admin/factors.ts); undefined without a factor store.
-      factors: await factorRows(deps, account),
+      factors: factors && factorView(factors),
+      // The stored action stays on the page next to its label: it is what the logs and the API say.
       events: trail.items.map((event) => ({
-        at: event.at.toISOString(),
-        action: ACTION_LABELS[event.action] ?? event.action,
+        at: event.at,
+        label: eventLabel(t, event.action, event.detail),
         code: event.action,
-        actor: event.actor,
+        actor: actorLabel(t, event.actor),
         ip: event.ip ?? '',
         detail: event.detail ?? '',
       })),
@@ -330,7 +423,11 @@ export function userRoutes(deps: AppDeps): Router {
       return;
     }
     const search = field(req.query, 'search')?.trim() ?? '';
-    if (search.length > MAX_SEARCH) throw new HttpError(400, `search: is longer than ${MAX_SEARCH} characters`);
+    if (search.length > MAX_SEARCH) {
+      throw new HttpError(400, `search: is longer than ${MAX_SEARCH} characters`, {
+        i18n: { title: 'errors.bad_request_title', message: 'admin_users.search_too_long', values: { max: MAX_SEARCH } },
+      });
+    }
     const paging = readStorePaging(req);
     const page = await store.list({ search: search || undefined, limit: paging.pageSize, after: paging.pageToken });
     const links = storePager(res, page.next, '/users', { search: search || undefined }, paging);
@@ -339,7 +436,7 @@ export function userRoutes(deps: AppDeps): Router {
       return;
     }
     renderAdmin(req, res, 'users', 'users', {
-      title: 'Users',
+      title: plainText(translator(res))('admin_users.list.title'),
       search,
       pager: links,
       create: adminUrl(res, '/users', { action: 'new' }),
@@ -348,7 +445,7 @@ export function userRoutes(deps: AppDeps): Router {
         name: account.profile.name ?? '',
         disabled: account.disabled,
         hasPassword: account.has_password,
-        createdAt: account.created_at.toISOString(),
+        createdAt: account.created_at,
         href: adminUrl(res, userPath(account.id)),
       })),
     });
@@ -378,9 +475,11 @@ export function userRoutes(deps: AppDeps): Router {
     const password = field(req.body, 'password') ?? '';
     let created: Account | undefined;
     let link: { url: string; expires_at: string } | undefined;
-    const error = await attempt(res, async () => {
+    const error = await attemptForm(res, minPasswordLength, async () => {
       requireEmail(form.email);
-      if (form.credential === 'password' && password === '') throw new HttpError(400, 'password: enter one, or choose to send a set-password link');
+      if (form.credential === 'password' && password === '') {
+        throw formProblem('password: enter one, or choose to send a set-password link', 'admin_users.problems.password_required');
+      }
       created = await store.create(
         {
           email: form.email,
@@ -410,42 +509,47 @@ export function userRoutes(deps: AppDeps): Router {
       return;
     }
     const path = userPath(account.id);
-    const facts: Array<[string, string]> = [['Email', account.email], ['Name', account.profile.name ?? ''], ['Subject', account.subject]];
+    const text = plainText(translator(res));
+    const facts: Array<[string, string]> = [
+      [text('admin_users.fields.email'), account.email],
+      [text('admin_users.fields.name'), account.profile.name ?? ''],
+      [text('admin_users.fields.subject'), account.subject],
+    ];
     switch (field(req.query, 'action')) {
       case 'edit':
         renderForm(req, res, { mode: 'edit', id: account.id, form: formFromAccount(account) });
         return;
       case 'delete':
         renderConfirm(req, res, 'users', {
-          title: 'Delete user',
-          message: 'The account is deleted and can no longer sign in; their consent and login sessions at Hydra are revoked, and with them the tokens issued to applications. The subject is never given to anyone again. This cannot be undone.',
+          title: text('admin_users.confirm.delete_title'),
+          message: text('admin_users.confirm.delete_message'),
           facts,
           action: adminUrl(res, path),
           method: 'DELETE',
-          button: 'Delete user',
+          button: text('admin_users.confirm.delete_button'),
           cancel: adminUrl(res, path),
         });
         return;
       case 'disable':
         renderConfirm(req, res, 'users', {
-          title: 'Disable user',
-          message: 'They can no longer sign in (they are told the email address or password is incorrect), and their consent and login sessions at Hydra are revoked, with the tokens issued on them. Enabling the account again restores sign-in, not the sessions.',
+          title: text('admin_users.confirm.disable_title'),
+          message: text('admin_users.confirm.disable_message'),
           facts,
           action: adminUrl(res, path),
           method: 'POST',
           fields: { _method: 'PATCH', disabled: 'true' },
-          button: 'Disable user',
+          button: text('admin_users.confirm.disable_button'),
           cancel: adminUrl(res, path),
         });
         return;
       case 'reset':
         renderConfirm(req, res, 'users', {
-          title: 'Reset password',
-          message: `A one-time link lets whoever opens it set a new password for this account, within ${SET_PASSWORD_LINK_TTL_SECONDS / 3600} hours. It is shown to you once: pass it on to the person yourself. An earlier link stops working; the current password keeps working until the new one is set.`,
+          title: text('admin_users.confirm.reset_title'),
+          message: text('admin_users.confirm.reset_message', { count: SET_PASSWORD_LINK_TTL_SECONDS / 3600 }),
           facts,
           action: adminUrl(res, userPath(account.id, '/set-password-link')),
           method: 'POST',
-          button: 'Issue link',
+          button: text('admin_users.confirm.reset_button'),
           cancel: adminUrl(res, path),
         });
         return;
@@ -467,7 +571,7 @@ export function userRoutes(deps: AppDeps): Router {
   });
 
   /** Disables or enables; a disable always revokes at Hydra (so repeating it retries a failed revocation). */
-  async function applyDisabled(req: Request, account: Account, disabled: boolean): Promise<{ account: Account; failure?: string }> {
+  async function applyDisabled(req: Request, account: Account, disabled: boolean): Promise<{ account: Account; failure?: RevokeFailure }> {
     let current = account;
     if (account.disabled !== disabled) current = (await store.setDisabled(account.id, disabled, by(req))) ?? (await load(account.id));
     return { account: current, failure: disabled ? await revokeAtHydra(req, current, 'disabled') : undefined };
@@ -488,7 +592,7 @@ export function userRoutes(deps: AppDeps): Router {
       if (Object.keys(patch).length > 0) current = (await store.update(account.id, patch, by(req))) ?? (await load(account.id));
       if (body.disabled !== undefined) {
         const result = await applyDisabled(req, current, body.disabled);
-        if (result.failure) throw new HttpError(502, result.failure, { expose: true, title: 'Revoking sessions failed' });
+        if (result.failure) throw revokeFailed(result.failure);
         current = result.account;
       }
       res.json(userJson(current));
@@ -498,14 +602,14 @@ export function userRoutes(deps: AppDeps): Router {
     if (disabled === 'true' || disabled === 'false') {
       const result = await applyDisabled(req, account, disabled === 'true');
       if (result.failure) {
-        renderRevokeFailed(req, res, result.account, 'disabled', result.failure);
+        renderRevokeFailed(req, res, result.account, result.failure);
         return;
       }
       redirectDone(res, userPath(account.id), {}, disabled === 'true' ? 'disabled' : 'enabled');
       return;
     }
     const form = readForm(req.body);
-    const error = await attempt(res, async () => {
+    const error = await attemptForm(res, minPasswordLength, async () => {
       requireEmail(form.email);
       const profile = Object.fromEntries(CLAIMS.map((name) => [name, form.claims[name] === '' ? null : form.claims[name]])) as ProfilePatch;
       // A changed address is unverified (the store's rule): the box only speaks for the address it was shown with.
@@ -522,15 +626,15 @@ export function userRoutes(deps: AppDeps): Router {
   router.delete('/users/:id', async (req, res) => {
     const account = await load(req.params.id);
     // Another request may have deleted it meanwhile: then it is simply not there.
-    if (!(await store.delete(account.id, by(req)))) throw new HttpError(404, 'There is no user with this id.', { title: 'User not found' });
+    if (!(await store.delete(account.id, by(req)))) throw notFound();
     const failure = await revokeAtHydra(req, account, 'deleted');
     if (isApi(res)) {
-      if (failure) throw new HttpError(502, failure, { expose: true, title: 'Revoking sessions failed' });
+      if (failure) throw revokeFailed(failure);
       res.status(204).end();
       return;
     }
     if (failure) {
-      renderRevokeFailed(req, res, account, 'deleted', failure);
+      renderRevokeFailed(req, res, account, failure);
       return;
     }
     redirectDone(res, '/users', {}, 'deleted');

@@ -173,22 +173,29 @@ function unusableKey(jwk: Record<string, unknown>): string | undefined {
  * apart from a kid taken from the URL: what Hydra handed out goes back exactly as it was.
  */
 export async function validateJwk(value: unknown, where: string, options: { publicOnly?: boolean; kid?: string } = {}): Promise<JsonWebKey> {
-  const fail = (message: string) => new HttpError(400, `${where}: ${message}`);
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail('must be a JSON Web Key object');
+  // `key`: the catalog's words for a console form (admin.validation.<key>); the API keeps the English.
+  const fail = (message: string, key: string, values: Record<string, unknown> = {}) =>
+    new HttpError(400, `${where}: ${message}`, fieldKeys(key, { where, ...values }));
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail('must be a JSON Web Key object', 'jwk_object');
   const jwk = { ...(value as Record<string, unknown>) };
-  if (typeof jwk.kty !== 'string' || jwk.kty === '') throw fail('kty is required');
+  if (typeof jwk.kty !== 'string' || jwk.kty === '') throw fail('kty is required', 'kty_required');
   if (options.kid !== undefined) {
     if (jwk.kid === undefined) jwk.kid = options.kid;
-    else if (jwk.kid !== options.kid) throw fail(`kid "${String(jwk.kid)}" does not match the kid in the URL`);
+    else if (jwk.kid !== options.kid) throw fail(`kid "${String(jwk.kid)}" does not match the kid in the URL`, 'kid_mismatch', { kid: String(jwk.kid) });
   }
-  if (typeof jwk.kid !== 'string' || jwk.kid === '') throw fail('kid is required');
+  if (typeof jwk.kid !== 'string' || jwk.kid === '') throw fail('kid is required', 'kid_required');
   for (const name of ['alg', 'use'] as const) {
-    if (jwk[name] !== undefined && typeof jwk[name] !== 'string') throw fail(`${name} must be a string`);
+    if (jwk[name] !== undefined && typeof jwk[name] !== 'string') throw fail(`${name} must be a string`, 'member_string', { name });
   }
-  if (options.publicOnly && isPrivateJwk(jwk)) throw fail('must be a public key (no d, p, q, dp, dq, qi or k)');
+  if (options.publicOnly && isPrivateJwk(jwk)) throw fail('must be a public key (no d, p, q, dp, dq, qi or k)', 'public_only');
   const problem = unusableKey(jwk);
-  if (problem !== undefined) throw fail(`not a usable key: ${problem}`);
+  if (problem !== undefined) throw fail(`not a usable key: ${problem}`, 'unusable', { problem });
   return jwk as unknown as JsonWebKey;
+}
+
+/** Where a console form finds these words in the catalogs (`admin.validation`: see attempt in ./view.ts). */
+function fieldKeys(key: string, values: Record<string, unknown>) {
+  return { i18n: { title: 'errors.bad_request_title', message: `admin.validation.${key}`, values } };
 }
 
 /**
@@ -196,12 +203,12 @@ export async function validateJwk(value: unknown, where: string, options: { publ
  * value without an offset is read as UTC.
  */
 export function parseDateTime(value: unknown, name: string): string {
-  if (typeof value !== 'string' || value.trim() === '') throw new HttpError(400, `${name}: is required`);
+  if (typeof value !== 'string' || value.trim() === '') throw new HttpError(400, `${name}: is required`, fieldKeys('required', { where: name }));
   const text = value.trim();
   const zoned = /(?:Z|[+-]\d\d:?\d\d)$/i.test(text) ? text : `${text}Z`;
   const time = Date.parse(zoned);
   if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(text) || Number.isNaN(time)) {
-    throw new HttpError(400, `${name}: must be a date-time such as 2030-01-31T12:00:00Z`);
+    throw new HttpError(400, `${name}: must be a date-time such as 2030-01-31T12:00:00Z`, fieldKeys('date_time', { where: name }));
   }
   return new Date(time).toISOString();
 }
@@ -209,6 +216,6 @@ export function parseDateTime(value: unknown, name: string): string {
 /** A date-time in the future (a trust relationship that is already over is a mistake). */
 export function futureDate(value: unknown, name: string): string {
   const date = parseDateTime(value, name);
-  if (Date.parse(date) <= Date.now()) throw new HttpError(400, `${name}: must be in the future`);
+  if (Date.parse(date) <= Date.now()) throw new HttpError(400, `${name}: must be in the future`, fieldKeys('future', { where: name }));
   return date;
 }

@@ -2,6 +2,8 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { Page, PageRequest } from '../hydra/types.js';
 import { describeError, HttpError } from '../http/errors.js';
+import { plainText as plainTextOf, type PlainTranslate } from '../http/i18n.js';
+import { translator } from '../http/locale.js';
 
 /**
  * What every admin handler shares: JSON-or-HTML, the admin layout's view model, paging and the
@@ -10,25 +12,29 @@ import { describeError, HttpError } from '../http/errors.js';
 
 export type Section = 'clients' | 'keys' | 'trust' | 'sessions' | 'tokens' | 'users';
 
+/** Each section's path and the catalog key of its label (locales/<lang>.json, `admin.nav`). */
 const SECTIONS: ReadonlyArray<readonly [Section, string, string]> = [
-  ['clients', '/clients', 'Clients'],
-  ['keys', '/keys', 'Keys'],
-  ['trust', '/trust/issuers', 'Trusted issuers'],
-  ['sessions', '/sessions/consent', 'Sessions'],
-  ['tokens', '/tokens', 'Tokens'],
-  ['users', '/users', 'Users'],
+  ['clients', '/clients', 'admin.nav.clients'],
+  ['keys', '/keys', 'admin.nav.keys'],
+  ['trust', '/trust/issuers', 'admin.nav.trust'],
+  ['sessions', '/sessions/consent', 'admin.nav.sessions'],
+  ['tokens', '/tokens', 'admin.nav.tokens'],
+  ['users', '/users', 'admin.nav.users'],
 ];
 
-/** Notices shown after a redirect (`?done=`): fixed texts, so nothing from the URL is echoed. */
+/**
+ * Notices shown after a redirect (`?done=`), as catalog keys: fixed texts, so nothing from the
+ * URL is echoed.
+ */
 const NOTICES: Record<string, string> = {
-  created: 'Created.',
-  saved: 'Saved.',
-  deleted: 'Deleted.',
-  revoked: 'Revoked.',
-  'tokens-deleted': "The client's tokens were deleted.",
-  flushed: 'Inactive tokens were flushed.',
-  disabled: 'Disabled: they cannot sign in, and their sessions at Hydra were revoked.',
-  enabled: 'Enabled: they can sign in again.',
+  created: 'admin.notices.created',
+  saved: 'admin.notices.saved',
+  deleted: 'admin.notices.deleted',
+  revoked: 'admin.notices.revoked',
+  'tokens-deleted': 'admin.notices.tokens_deleted',
+  flushed: 'admin.notices.flushed',
+  disabled: 'admin.notices.disabled',
+  enabled: 'admin.notices.enabled',
 };
 
 /** True for a bearer-authenticated API call: answer JSON in Hydra's shapes. */
@@ -54,14 +60,15 @@ export function adminUrl(res: Response, path: string, query: Record<string, stri
 /** Renders views/admin/<view>.ejs inside the shared layout, with the section navigation. */
 export function renderAdmin(req: Request, res: Response, view: string, section: Section | undefined, locals: Record<string, unknown>): void {
   const admin = adminBase(res);
-  const done = typeof req.query.done === 'string' ? NOTICES[req.query.done] : undefined;
+  const t = translator(res);
+  const done = typeof req.query.done === 'string' && Object.hasOwn(NOTICES, req.query.done) ? NOTICES[req.query.done] : undefined;
   res.render(`admin/${view}`, {
     wide: true,
     admin,
-    notice: done,
+    notice: done === undefined ? undefined : t(done),
     error: undefined,
     nav: {
-      items: SECTIONS.map(([id, path, label]) => ({ href: `${admin}${path}`, label, current: id === section })),
+      items: SECTIONS.map(([id, path, key]) => ({ href: `${admin}${path}`, label: t(key), current: id === section })),
       logout: { action: `${admin}/logout`, csrfToken: res.locals.csrfToken as string },
     },
     ...locals,
@@ -90,13 +97,44 @@ export function bodyObject(req: Request): Record<string, unknown> {
   return body as Record<string, unknown>;
 }
 
+/**
+ * The catalog keys (`admin.validation`, each "{{where}}: …") of the field messages that
+ * ./validation.ts gives its zod schemas, by their English words: a console form shows them in its
+ * language (attempt), the JSON API keeps the English. A message not listed stays English.
+ */
+export const FIELD_MESSAGE_KEYS: Readonly<Record<string, string>> = {
+  'is required': 'admin.validation.required',
+  'must be an absolute URI without a fragment (http(s), or a custom scheme for native apps)': 'admin.validation.redirect_uri',
+  'must be an absolute http(s) URL': 'admin.validation.http_url',
+  'must be an origin such as https://app.example.com': 'admin.validation.origin',
+  'must be a JSON pointer such as /client_name': 'admin.validation.json_pointer',
+  'a JSON Patch needs at least one operation': 'admin.validation.patch_empty',
+  'must be sig or enc': 'admin.validation.sig_or_enc',
+};
+
+/** One problem of a 400: where it is, its English words, and its catalog key when there is one. */
+interface FieldProblem {
+  where: string;
+  message: string;
+  key?: string;
+}
+
+/** A 400 from a zod schema, keeping each problem so a console page can word it in its language. */
+class ValidationError extends HttpError {
+  constructor(readonly problems: FieldProblem[]) {
+    super(400, problems.map(({ where, message }) => (where ? `${where}: ${message}` : message)).join('; '), { code: 'invalid_request' });
+  }
+}
+
 /** One line per problem, each prefixed with where it is: what Hydra's own 400s look like. */
 function validationError(error: z.ZodError, prefix = ''): HttpError {
-  const problems = error.issues.map((issue) => {
-    const where = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
-    return where ? `${where}: ${issue.message}` : issue.message;
-  });
-  return new HttpError(400, problems.join('; '), { code: 'invalid_request' });
+  return new ValidationError(
+    error.issues.map((issue) => {
+      const where = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
+      const key = where ? FIELD_MESSAGE_KEYS[issue.message] : undefined;
+      return { where, message: issue.message, ...(key ? { key } : {}) };
+    }),
+  );
 }
 
 /** Parses with zod, throwing a 400 that names every problem. */
@@ -167,7 +205,11 @@ function formProblem(err: unknown): { status: number; message: string } | undefi
   return undefined;
 }
 
-/** Runs a form action; on a fixable failure, sets the status and returns the message to show. */
+/**
+ * Runs a form action; on a fixable failure, sets the status and returns the message to show: in
+ * the page's language when the error carries a catalog key (HttpError's `i18n.message`), else its
+ * English words (zod's field messages, Hydra's own description), which the JSON API sends too.
+ */
 export async function attempt(res: Response, action: () => Promise<void>): Promise<string | undefined> {
   try {
     await action();
@@ -176,9 +218,35 @@ export async function attempt(res: Response, action: () => Promise<void>): Promi
     const problem = formProblem(err);
     if (!problem) throw err;
     res.status(problem.status);
-    return problem.message;
+    if (!res.locals.t) return problem.message;
+    // Plain text: the alert escapes it (views/admin/alerts.ejs).
+    const text = plainText(res);
+    if (err instanceof ValidationError) {
+      return err.problems.map(({ where, message, key }) => (key ? text(key, { where }) : where ? `${where}: ${message}` : message)).join('; ');
+    }
+    const keys = err instanceof HttpError ? err.i18n : undefined;
+    return keys?.message ? text(keys.message, keys.values) : problem.message;
   }
 }
+
+/** The catalog keys of an exposed 400 whose words are ours (see attempt). */
+export function formErrorKeys(message: string, values?: Record<string, unknown>): { title: string; message: string; values?: Record<string, unknown> } {
+  return { title: 'errors.bad_request_title', message, ...(values ? { values } : {}) };
+}
+
+/**
+ * A date-time from Hydra (RFC 3339) in the page's language, in UTC like the forms that set them;
+ * '' when absent, and the text unchanged when it is not a date.
+ */
+export function adminDate(res: Response, value: string | undefined): string {
+  if (!value) return '';
+  const time = Date.parse(value);
+  if (Number.isNaN(time)) return value;
+  const formatDate = res.locals.formatDate as ((value: Date | number, options?: Intl.DateTimeFormatOptions) => string) | undefined;
+  return formatDate ? formatDate(time, DATE_UTC) : new Date(time).toISOString();
+}
+
+const DATE_UTC: Intl.DateTimeFormatOptions = { dateStyle: 'medium', timeStyle: 'long', timeZone: 'UTC' };
 
 /** Lines of a textarea, trimmed, blanks dropped. */
 export function lines(value: string | undefined): string[] {
@@ -196,7 +264,8 @@ export function parseJsonField(value: string | undefined, name: string, fallback
   try {
     return JSON.parse(value) as unknown;
   } catch (err) {
-    throw new HttpError(400, `${name}: not valid JSON (${err instanceof Error ? err.message : 'parse error'})`);
+    const detail = err instanceof Error ? err.message : 'parse error';
+    throw new HttpError(400, `${name}: not valid JSON (${detail})`, { i18n: formErrorKeys('admin.errors.invalid_json', { name, detail }) });
   }
 }
 
@@ -221,4 +290,12 @@ export interface ConfirmView {
 
 export function renderConfirm(req: Request, res: Response, section: Section, view: ConfirmView): void {
   renderAdmin(req, res, 'confirm', section, { title: view.title, confirm: view });
+}
+
+/**
+ * The page's translator for plain text: values are not HTML-escaped, because the text goes where
+ * EJS's `<%= %>` escapes it (page titles, confirm pages, alerts, option labels).
+ */
+export function plainText(res: Response): PlainTranslate {
+  return plainTextOf(translator(res));
 }

@@ -4,10 +4,12 @@ import * as client from 'openid-client';
 import type { AppDeps } from '../app.js';
 import { operationPath } from '../hydra/client.js';
 import { sessionCsrfProtection } from '../http/csrf.js';
+import { plainText } from '../http/i18n.js';
+import { translator } from '../http/locale.js';
 import { allowFormTargets, noStore } from '../http/security.js';
 import { sessionMiddleware } from '../http/session.js';
 import { DEMO_AUDIENCE, DEMO_M2M_SCOPE, DEMO_SCOPES } from './clients.js';
-import { describeDemoError, meaningOf, type DemoError } from './errors.js';
+import { describeDemoError, meaningOf, type DemoError, type Say } from './errors.js';
 import { createDemoOidc } from './oidc.js';
 import { demoSession, saveSession, type DemoTokens } from './session.js';
 
@@ -16,7 +18,8 @@ import { demoSession, saveSession, type DemoTokens } from './session.js';
  * openid-client v6, that shows each step of the authorization code + PKCE flow, refresh, RP-initiated
  * logout and client credentials, with one sentence per step about what went over the wire.
  * Tokens live only in the server-side session; they are shown on the page to the person they
- * were issued to, and never logged.
+ * were issued to, and never logged. Every word on the pages is the catalogs' `demo.*` (in the
+ * negotiated language); what went over the wire (URLs, parameters, JSON) is shown as it was.
  */
 
 const FORM_LIMIT = '16kb';
@@ -57,7 +60,7 @@ function list(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
 }
 
-/** The start form as posted, and what is wrong with it (nothing: undefined). */
+/** The start form as posted, and what is wrong with it (the catalog key of its message; nothing: undefined). */
 function readStartForm(body: Record<string, unknown>): { form: StartForm; problem?: string } {
   const form: StartForm = {
     scopes: list(body.scope).filter((scope) => (DEMO_SCOPES as readonly string[]).includes(scope)),
@@ -66,13 +69,13 @@ function readStartForm(body: Record<string, unknown>): { form: StartForm; proble
     maxAge: text(body.max_age),
     m2mScope: DEFAULT_FORM.m2mScope,
   };
-  if (form.scopes.length === 0) return { form, problem: 'Choose at least one scope.' };
-  if (!(PROMPTS as readonly string[]).includes(form.prompt)) return { form, problem: 'prompt must be empty, none, login or consent.' };
+  if (form.scopes.length === 0) return { form, problem: 'demo.form.no_scope' };
+  if (!(PROMPTS as readonly string[]).includes(form.prompt)) return { form, problem: 'demo.form.bad_prompt' };
   const audiences = form.audience.split(/\s+/).filter(Boolean);
   if (audiences.length > 5 || !audiences.every((audience) => SCOPE_TOKEN.test(audience))) {
-    return { form, problem: 'audience is up to five space-separated values, without quotes or backslashes.' };
+    return { form, problem: 'demo.form.bad_audience' };
   }
-  if (form.maxAge !== '' && !/^\d{1,8}$/.test(form.maxAge)) return { form, problem: 'max_age is a number of seconds.' };
+  if (form.maxAge !== '' && !/^\d{1,8}$/.test(form.maxAge)) return { form, problem: 'demo.form.bad_max_age' };
   return { form };
 }
 
@@ -82,7 +85,7 @@ function summary(tokens: DemoTokens | undefined) {
   return {
     subject: tokens.subject,
     scope: tokens.scope,
-    expiresAt: tokens.expiresAt ? new Date(tokens.expiresAt * 1000).toISOString() : undefined,
+    expiresAt: tokens.expiresAt ? new Date(tokens.expiresAt * 1000) : undefined,
     canRefresh: Boolean(tokens.refreshToken),
     canLogout: Boolean(tokens.idToken),
   };
@@ -102,9 +105,15 @@ function tokensFrom(response: client.TokenEndpointResponse, previous: Partial<De
   };
 }
 
-function errorStep(title: string, wire: string, err: DemoError): Step {
-  return { title, wire, error: { ...err, meaning: meaningOf(err.code) } };
+function errorStep(say: Say, title: string, wire: string, err: DemoError): Step {
+  return { title, wire, error: { ...err, meaning: meaningOf(err.code, say) } };
 }
+
+/** The steps whose failures are logged, by the name the log keeps (the page says `demo.stage.<name>`). */
+type Stage = 'discovery' | 'token_exchange' | 'refresh' | 'userinfo' | 'introspection' | 'client_credentials';
+
+/** Which token an introspection step asks about (`demo.introspection.<which>_title` / `_wire`). */
+type Introspected = 'access' | 'new_access' | 'previous_refresh' | 'm2m_access';
 
 export function demoRouter(deps: AppDeps): Router {
   const { config, hydra } = deps;
@@ -134,7 +143,7 @@ export function demoRouter(deps: AppDeps): Router {
 
   function renderStart(req: Request, res: Response, form: StartForm, error?: string, status = 200): void {
     res.status(status).render('demo/start', {
-      title: 'Demo application',
+      title: translator(res)('demo.title'),
       form,
       scopes: DEMO_SCOPES,
       prompts: PROMPTS,
@@ -148,10 +157,12 @@ export function demoRouter(deps: AppDeps): Router {
     });
   }
 
+  /** `heading` is a `demo.result.*` key. */
   function renderResult(req: Request, res: Response, heading: string, steps: Step[], status = 200): void {
+    const title = plainText(translator(res))(heading);
     res.status(status).render('demo/result', {
-      title: heading,
-      heading,
+      title,
+      heading: title,
       steps,
       current: summary(req.session.demo?.tokens),
       m2mClientId: oidc.m2mClientId,
@@ -159,61 +170,64 @@ export function demoRouter(deps: AppDeps): Router {
     });
   }
 
-  function logFailure(req: Request, step: string, err: unknown): DemoError {
-    const described = describeDemoError(err, step);
+  function logFailure(req: Request, say: Say, stage: Stage, err: unknown): DemoError {
+    const described = describeDemoError(err, say(`demo.stage.${stage}`), say);
     // Names and messages only: openid-client and Hydra errors carry no tokens in them.
-    log(req).warn({ step, status: described.status, code: described.code, err: err instanceof Error ? { type: err.name, message: err.message } : String(err) }, 'demo step failed');
+    log(req).warn({ step: stage, status: described.status, code: described.code, err: err instanceof Error ? { type: err.name, message: err.message } : String(err) }, 'demo step failed');
     return described;
   }
 
   /** The step shown when openid-client could not fetch Hydra's OpenID configuration. */
-  function discoveryFailed(req: Request, err: unknown): Step {
-    return errorStep('Discovery', 'The app fetched Hydra\'s OpenID configuration.', logFailure(req, 'Discovery', err));
+  function discoveryFailed(req: Request, say: Say, err: unknown): Step {
+    return errorStep(say, say('demo.step.discovery'), say('demo.wire.discovery'), logFailure(req, say, 'discovery', err));
   }
 
-  async function introspection(req: Request, token: string, what: string): Promise<Step> {
-    const wire = `The app asked Hydra's admin API (POST ${introspectUrl}) about the ${what}, as a resource server would.`;
+  async function introspection(req: Request, say: Say, token: string, which: Introspected): Promise<Step> {
+    const title = say(`demo.introspection.${which}_title`);
+    const wire = say(`demo.introspection.${which}_wire`, { url: introspectUrl });
     try {
       const result = await hydra.introspectOAuth2Token({ token });
       return {
-        title: `Introspection of the ${what}`,
-        wire: `${wire} Hydra says it is ${result.active ? 'active' : 'not active'}.`,
-        blocks: [{ label: 'Introspection response', json: result }],
+        title,
+        wire: `${wire} ${say(result.active ? 'demo.wire.active' : 'demo.wire.inactive')}`,
+        blocks: [{ label: say('demo.block.introspection'), json: result }],
       };
     } catch (err) {
-      return errorStep(`Introspection of the ${what}`, wire, logFailure(req, 'Introspection', err));
+      return errorStep(say, title, wire, logFailure(req, say, 'introspection', err));
     }
   }
 
-  function idTokenStep(idToken: string, how: string): Step {
+  /** `how` is `demo.wire.id_token_signed` or `demo.wire.id_token_refreshed`. */
+  function idTokenStep(say: Say, idToken: string, how: string): Step {
     const header = decodeProtectedHeader(idToken);
     return {
-      title: 'ID token (decoded)',
-      wire: `${how} openid-client verified its ${String(header.alg)} signature with Hydra's JWKS (key ${String(header.kid ?? '?')}) and checked iss, aud, exp and iat before this page decoded it.`,
+      title: say('demo.step.id_token'),
+      wire: say(how, { alg: String(header.alg), kid: String(header.kid ?? '?') }),
       blocks: [
-        { label: 'Header', json: header },
-        { label: 'Claims', json: decodeJwt(idToken) },
+        { label: say('demo.block.header'), json: header },
+        { label: say('demo.block.claims'), json: decodeJwt(idToken) },
       ],
     };
   }
 
-  async function userinfo(req: Request, rp: client.Configuration, tokens: DemoTokens): Promise<Step> {
+  async function userinfo(req: Request, say: Say, rp: client.Configuration, tokens: DemoTokens): Promise<Step> {
     const endpoint = rp.serverMetadata().userinfo_endpoint;
-    const wire = `The app called Hydra's userinfo endpoint (GET ${endpoint ? oidc.backChannel(endpoint) : 'userinfo'}) with the access token as a Bearer token.`;
+    const title = say('demo.step.userinfo');
+    const wire = say('demo.wire.userinfo', { endpoint: endpoint ? oidc.backChannel(endpoint) : 'userinfo' });
     if (!(tokens.scope ?? '').split(' ').includes('openid')) {
-      return { title: 'Userinfo', wire: 'Skipped: userinfo belongs to OpenID Connect, and the openid scope was not granted.' };
+      return { title, wire: say('demo.wire.userinfo_skipped') };
     }
     try {
       const info = await client.fetchUserInfo(rp, tokens.accessToken, tokens.subject ?? client.skipSubjectCheck);
-      return { title: 'Userinfo', wire, blocks: [{ label: 'Userinfo response', json: info }] };
+      return { title, wire, blocks: [{ label: say('demo.block.userinfo'), json: info }] };
     } catch (err) {
-      return errorStep('Userinfo', wire, logFailure(req, 'Userinfo', err));
+      return errorStep(say, title, wire, logFailure(req, say, 'userinfo', err));
     }
   }
 
-  function tokenEndpoint(rp: client.Configuration): string {
+  function tokenEndpoint(say: Say, rp: client.Configuration): string {
     const endpoint = rp.serverMetadata().token_endpoint;
-    return endpoint ? oidc.backChannel(endpoint) : 'the token endpoint';
+    return endpoint ? oidc.backChannel(endpoint) : say('demo.wire.token_endpoint');
   }
 
   router.get('/', (req, res) => {
@@ -221,14 +235,15 @@ export function demoRouter(deps: AppDeps): Router {
   });
 
   router.post('/start', async (req, res) => {
+    const say = plainText(translator(res));
     const { form, problem } = readStartForm(req.body ?? {});
-    if (problem) return renderStart(req, res, form, problem, 400);
+    if (problem) return renderStart(req, res, form, say(problem), 400);
     let rp: client.Configuration;
     try {
       rp = await oidc.rp();
     } catch (err) {
-      const failure = logFailure(req, 'Discovery', err);
-      return renderStart(req, res, form, `${failure.title}. ${failure.message}`, failure.status);
+      const failure = logFailure(req, say, 'discovery', err);
+      return renderStart(req, res, form, say('demo.form.discovery_failed', { title: failure.title, message: failure.message }), failure.status);
     }
     const state = client.randomState();
     const nonce = client.randomNonce();
@@ -259,40 +274,41 @@ export function demoRouter(deps: AppDeps): Router {
   });
 
   router.get('/callback', async (req, res) => {
+    const say = plainText(translator(res));
     const pending = req.session.demo?.pending;
     // The checks are single-use: a reload or a replayed callback finds nothing to match.
     if (pending) delete req.session.demo!.pending;
     const query = req.query;
     const returnedState = text(query.state);
     const stateMatches = pending !== undefined && returnedState !== '' && returnedState === pending.state;
-    const arrival = 'Hydra redirected your browser back to the callback';
+    const arrival = say('demo.step.authorization_response');
 
     const error = text(query.error);
     if (error) {
       const description = [text(query.error_description), text(query.error_hint)].filter(Boolean).join(' ');
-      const step = errorStep('Authorization response', `${arrival} with error=${error} instead of a code.`, {
-        title: 'Hydra ended the authorization with an error',
+      const step = errorStep(say, arrival, say('demo.wire.arrival_error', { error }), {
+        title: say('demo.problem.authorization_error_title'),
         code: error,
         message: description || error,
         status: 400,
       });
-      if (!stateMatches) step.note = 'Its state does not match a sign-in started in this browser, so it may not be an answer to one of ours.';
-      return renderResult(req, res, 'Sign-in did not complete', [step], 400);
+      if (!stateMatches) step.note = say('demo.note.foreign_state');
+      return renderResult(req, res, 'demo.result.signin_failed', [step], 400);
     }
     if (!pending) {
-      return renderResult(req, res, 'Sign-in did not complete', [
-        errorStep('Authorization response', `${arrival}, but this browser session has no sign-in in progress.`, {
-          title: 'No sign-in in progress',
-          message: 'This callback was already used, the session expired, or the sign-in was started in another browser. Start again from the demo page.',
+      return renderResult(req, res, 'demo.result.signin_failed', [
+        errorStep(say, arrival, say('demo.wire.arrival_no_pending'), {
+          title: say('demo.problem.no_pending_title'),
+          message: say('demo.problem.no_pending'),
           status: 400,
         }),
       ], 400);
     }
     if (!stateMatches) {
-      return renderResult(req, res, 'Sign-in did not complete', [
-        errorStep('Authorization response', `${arrival}, but with a state that is not the one this app sent.`, {
-          title: 'State mismatch',
-          message: 'The state parameter does not match the sign-in started in this browser, so the response was discarded unused (this is what protects against cross-site request forgery).',
+      return renderResult(req, res, 'demo.result.signin_failed', [
+        errorStep(say, arrival, say('demo.wire.arrival_bad_state'), {
+          title: say('demo.problem.state_mismatch_title'),
+          message: say('demo.problem.state_mismatch'),
           code: 'state_mismatch',
           status: 400,
         }),
@@ -301,9 +317,9 @@ export function demoRouter(deps: AppDeps): Router {
 
     const steps: Step[] = [
       {
-        title: 'Authorization response',
-        wire: `${arrival} with a one-time code and the state this app sent; the state matched.`,
-        blocks: [{ label: 'Query parameters', json: { code: text(query.code), scope: text(query.scope) || undefined, state: returnedState } }],
+        title: arrival,
+        wire: say('demo.wire.arrival_code'),
+        blocks: [{ label: say('demo.block.query'), json: { code: text(query.code), scope: text(query.scope) || undefined, state: returnedState } }],
       },
     ];
     let rp: client.Configuration;
@@ -311,10 +327,10 @@ export function demoRouter(deps: AppDeps): Router {
     try {
       rp = await oidc.rp();
     } catch (err) {
-      steps.push(discoveryFailed(req, err));
-      return renderResult(req, res, 'Sign-in did not complete', steps, 502);
+      steps.push(discoveryFailed(req, say, err));
+      return renderResult(req, res, 'demo.result.signin_failed', steps, 502);
     }
-    const exchange = `The app sent the code and the PKCE code_verifier to Hydra's token endpoint (POST ${tokenEndpoint(rp)}, client_secret_basic) over the back channel.`;
+    const exchange = say('demo.wire.exchange', { endpoint: tokenEndpoint(say, rp) });
     try {
       // openid-client derives redirect_uri from this URL minus its query, so it must be the
       // registered one: BASE_URL, not whatever Host header reached us.
@@ -328,28 +344,29 @@ export function demoRouter(deps: AppDeps): Router {
         idTokenExpected: pending.scope.split(' ').includes('openid'),
       });
     } catch (err) {
-      steps.push(errorStep('Token response', exchange, logFailure(req, 'Token exchange', err)));
-      return renderResult(req, res, 'Sign-in did not complete', steps, 502);
+      steps.push(errorStep(say, say('demo.step.token_response'), exchange, logFailure(req, say, 'token_exchange', err)));
+      return renderResult(req, res, 'demo.result.signin_failed', steps, 502);
     }
     const tokens = tokensFrom(response, { scope: pending.scope });
     const session = demoSession(req);
     session.tokens = tokens;
     delete session.logoutState;
-    steps.push({ title: 'Token response', wire: `${exchange} Hydra answered with these tokens.`, blocks: [{ label: 'Token response', json: response }] });
-    if (response.id_token) steps.push(idTokenStep(response.id_token, 'Hydra signed this ID token for the demo client;'));
-    steps.push(await userinfo(req, rp, tokens));
-    steps.push(await introspection(req, tokens.accessToken, 'access token'));
-    renderResult(req, res, 'Signed in', steps);
+    steps.push({ title: say('demo.step.token_response'), wire: `${exchange} ${say('demo.wire.exchange_ok')}`, blocks: [{ label: say('demo.block.token_response'), json: response }] });
+    if (response.id_token) steps.push(idTokenStep(say, response.id_token, 'demo.wire.id_token_signed'));
+    steps.push(await userinfo(req, say, rp, tokens));
+    steps.push(await introspection(req, say, tokens.accessToken, 'access'));
+    renderResult(req, res, 'demo.result.signed_in', steps);
   });
 
   router.post('/refresh', async (req, res) => {
+    const say = plainText(translator(res));
     const session = demoSession(req);
     const previous = session.tokens;
     if (!previous?.refreshToken) {
-      return renderResult(req, res, 'Refresh did not happen', [
-        errorStep('Refresh', 'Nothing was sent: this session has no refresh token.', {
-          title: 'No refresh token',
-          message: 'Sign in with the offline_access scope first: Hydra only issues a refresh token for it.',
+      return renderResult(req, res, 'demo.result.refresh_skipped', [
+        errorStep(say, say('demo.step.refresh'), say('demo.wire.no_refresh_token'), {
+          title: say('demo.problem.no_refresh_token_title'),
+          message: say('demo.problem.no_refresh_token'),
           status: 400,
         }),
       ], 400);
@@ -358,37 +375,39 @@ export function demoRouter(deps: AppDeps): Router {
     try {
       rp = await oidc.rp();
     } catch (err) {
-      return renderResult(req, res, 'Refresh did not happen', [discoveryFailed(req, err)], 502);
+      return renderResult(req, res, 'demo.result.refresh_skipped', [discoveryFailed(req, say, err)], 502);
     }
-    const wire = `The app sent the refresh token to Hydra's token endpoint (POST ${tokenEndpoint(rp)}, grant_type=refresh_token) over the back channel; no browser redirect was needed.`;
+    const wire = say('demo.wire.refresh', { endpoint: tokenEndpoint(say, rp) });
+    const title = say('demo.step.token_response_refresh');
     let response: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
     try {
       response = await client.refreshTokenGrant(rp, previous.refreshToken);
     } catch (err) {
-      const failure = logFailure(req, 'Refresh', err);
+      const failure = logFailure(req, say, 'refresh', err);
       // invalid_grant: the refresh token is spent or revoked; keeping it would only fail again.
       if (failure.code === 'invalid_grant') delete previous.refreshToken;
-      return renderResult(req, res, 'Refresh failed', [errorStep('Token response (refresh)', wire, failure)], failure.status);
+      return renderResult(req, res, 'demo.result.refresh_failed', [errorStep(say, title, wire, failure)], failure.status);
     }
     const tokens = tokensFrom(response, previous);
     session.tokens = tokens;
-    const steps: Step[] = [{ title: 'Token response (refresh)', wire: `${wire} Hydra answered with a new access token and a new refresh token.`, blocks: [{ label: 'Token response', json: response }] }];
-    if (response.id_token) steps.push(idTokenStep(response.id_token, 'Hydra issued a fresh ID token with the refresh;'));
-    steps.push(await introspection(req, tokens.accessToken, 'new access token'));
-    const old = await introspection(req, previous.refreshToken, 'previous refresh token');
-    old.note = 'Hydra rotates refresh tokens: each one works once, so the previous one should now be inactive.';
+    const steps: Step[] = [{ title, wire: `${wire} ${say('demo.wire.refresh_ok')}`, blocks: [{ label: say('demo.block.token_response'), json: response }] }];
+    if (response.id_token) steps.push(idTokenStep(say, response.id_token, 'demo.wire.id_token_refreshed'));
+    steps.push(await introspection(req, say, tokens.accessToken, 'new_access'));
+    const old = await introspection(req, say, previous.refreshToken, 'previous_refresh');
+    old.note = say('demo.note.rotated');
     steps.push(old);
-    renderResult(req, res, 'Tokens refreshed', steps);
+    renderResult(req, res, 'demo.result.refreshed', steps);
   });
 
   router.post('/logout', async (req, res) => {
+    const say = plainText(translator(res));
     const session = demoSession(req);
     const idToken = session.tokens?.idToken;
     if (!idToken) {
-      return renderResult(req, res, 'Log out did not start', [
-        errorStep('RP-initiated logout', 'Nothing was sent: this session has no ID token.', {
-          title: 'No ID token',
-          message: 'RP-initiated logout sends the ID token as id_token_hint, so sign in with the openid scope first.',
+      return renderResult(req, res, 'demo.result.logout_skipped', [
+        errorStep(say, say('demo.step.rp_logout'), say('demo.wire.no_id_token'), {
+          title: say('demo.problem.no_id_token_title'),
+          message: say('demo.problem.no_id_token'),
           status: 400,
         }),
       ], 400);
@@ -397,7 +416,7 @@ export function demoRouter(deps: AppDeps): Router {
     try {
       rp = await oidc.rp();
     } catch (err) {
-      return renderResult(req, res, 'Log out did not start', [discoveryFailed(req, err)], 502);
+      return renderResult(req, res, 'demo.result.logout_skipped', [discoveryFailed(req, say, err)], 502);
     }
     const state = client.randomState();
     session.logoutState = state;
@@ -419,39 +438,48 @@ export function demoRouter(deps: AppDeps): Router {
       delete session!.tokens;
     }
     res.status(matches ? 200 : 400).render('demo/logged-out', {
-      title: matches ? 'Logged out' : 'Log out not confirmed',
+      title: translator(res)(matches ? 'demo.logged_out.title' : 'demo.logged_out.not_confirmed_title'),
       matches,
       current: summary(session?.tokens),
     });
   });
 
   router.post('/client-credentials', async (req, res) => {
+    const say = plainText(translator(res));
+    const title = say('demo.step.client_credentials');
     const scope = text(req.body?.scope);
     if (scope !== '' && !scope.split(/\s+/).every((s) => SCOPE_TOKEN.test(s))) {
-      return renderResult(req, res, 'Client credentials', [errorStep('Client credentials', 'Nothing was sent.', { title: 'Bad scope', message: 'scope is a space-separated list of scope names.', status: 400 })], 400);
+      return renderResult(req, res, 'demo.result.client_credentials', [
+        errorStep(say, title, say('demo.wire.nothing_sent'), { title: say('demo.problem.bad_scope_title'), message: say('demo.problem.bad_scope'), status: 400 }),
+      ], 400);
     }
     let m2m: client.Configuration | undefined;
     try {
       m2m = await oidc.m2m();
     } catch (err) {
-      return renderResult(req, res, 'Client credentials', [discoveryFailed(req, err)], 502);
+      return renderResult(req, res, 'demo.result.client_credentials', [discoveryFailed(req, say, err)], 502);
     }
     if (!m2m) {
-      return renderResult(req, res, 'Client credentials', [
-        errorStep('Client credentials', 'Nothing was sent.', { title: 'No machine-to-machine client', message: 'Set DEMO_M2M_CLIENT_ID and DEMO_M2M_CLIENT_SECRET to try the client credentials grant.', status: 400 }),
+      return renderResult(req, res, 'demo.result.client_credentials', [
+        errorStep(say, title, say('demo.wire.nothing_sent'), { title: say('demo.problem.no_m2m_title'), message: say('demo.problem.no_m2m'), status: 400 }),
       ], 400);
     }
-    const wire = `The app authenticated as ${oidc.m2mClientId} with its secret (HTTP Basic) at Hydra's token endpoint (POST ${tokenEndpoint(m2m)}, grant_type=client_credentials${scope ? `, scope=${scope}` : ''}): no browser and no person involved.`;
+    const wire = say('demo.wire.client_credentials', {
+      client: oidc.m2mClientId,
+      endpoint: tokenEndpoint(say, m2m),
+      parameters: `grant_type=client_credentials${scope ? `, scope=${scope}` : ''}`,
+    });
+    const responseTitle = say('demo.step.token_response_client_credentials');
     let response: client.TokenEndpointResponse;
     try {
       response = await client.clientCredentialsGrant(m2m, scope ? { scope } : {});
     } catch (err) {
-      return renderResult(req, res, 'Client credentials', [errorStep('Token response (client credentials)', wire, logFailure(req, 'Client credentials', err))], 502);
+      return renderResult(req, res, 'demo.result.client_credentials', [errorStep(say, responseTitle, wire, logFailure(req, say, 'client_credentials', err))], 502);
     }
-    const inspected = await introspection(req, response.access_token, 'machine-to-machine access token');
-    inspected.note = 'The subject (sub) is the client itself: the token speaks for a service, not a person.';
-    renderResult(req, res, 'Client credentials', [
-      { title: 'Token response (client credentials)', wire: `${wire} Hydra answered with an access token only.`, blocks: [{ label: 'Token response', json: response }] },
+    const inspected = await introspection(req, say, response.access_token, 'm2m_access');
+    inspected.note = say('demo.note.m2m_subject');
+    renderResult(req, res, 'demo.result.client_credentials', [
+      { title: responseTitle, wire: `${wire} ${say('demo.wire.client_credentials_ok')}`, blocks: [{ label: say('demo.block.token_response'), json: response }] },
       inspected,
     ]);
   });

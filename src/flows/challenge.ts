@@ -20,11 +20,13 @@ export function readChallenge(value: unknown, name: string): string {
   if (typeof value !== 'string' || value.trim() === '') {
     throw new HttpError(400, `This page needs a ${name}. Open it through the application you were signing in to.`, {
       title: 'Sign-in request missing',
+      i18n: { title: 'challenge.missing_title', message: 'challenge.missing', values: { name } },
     });
   }
   if (value.length > MAX_CHALLENGE_LENGTH) {
     throw new HttpError(400, `The ${name} is too long to be genuine. Go back to the application and start again.`, {
       title: 'Sign-in request not valid',
+      i18n: { title: 'challenge.too_long_title', message: 'challenge.too_long', values: { name } },
     });
   }
   return value;

@@ -57,7 +57,7 @@ export interface ScopeBox {
  * page's ids (a scope named `remember` would make the "Remember" label tick it) or is not a usable
  * id; that one becomes `scope-<name>`, numbered if even that is taken. Every id is unique.
  */
-export function scopeBoxes(requested: readonly string[], checked: boolean, describe: (scope: string) => string = (scope) => describeScope(scope)): ScopeBox[] {
+export function scopeBoxes(requested: readonly string[], checked: boolean, describe: (scope: string) => string = (scope) => scope): ScopeBox[] {
   const scopes = [...new Set(requested)];
   const taken = new Set(PAGE_IDS);
   const own = new Set<string>();

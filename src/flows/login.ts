@@ -2,6 +2,7 @@ import { Router, type RequestHandler, type Response } from 'express';
 import type { AppDeps } from '../app.js';
 import type { LoginRequest } from '../hydra/types.js';
 import { HttpError } from '../http/errors.js';
+import { splitUiLocales, translator, useLocale } from '../http/locale.js';
 import { recordLoginOutcome } from '../http/rate-limit.js';
 import { allowFormTargets } from '../http/security.js';
 import { allowOwnScripts } from '../mfa/csp.js';
@@ -24,7 +25,8 @@ export function loginContext(user: User): Record<string, unknown> {
 interface LoginForm {
   email: string;
   remember: boolean;
-  error?: string;
+  /** The catalog key of the form's error (login.error_*). */
+  error?: 'login.error_missing' | 'login.error_wrong';
 }
 
 function renderLogin(res: Response, loginRequest: LoginRequest, challenge: string, form: LoginForm, passkeys = false): void {
@@ -32,14 +34,15 @@ function renderLogin(res: Response, loginRequest: LoginRequest, challenge: strin
   allowFormTargets(res, [loginRequest.request_url, ...clientRedirectTargets(loginRequest.client)]);
   // "Sign in with a passkey" and autofill run our two scripts (src/mfa/csp.ts).
   if (passkeys) allowOwnScripts(res);
+  const t = translator(res);
   res.render('login', {
     passkeys,
-    title: 'Sign in',
+    title: t('login.title'),
     challenge,
     application: clientView(loginRequest.client),
     email: form.email,
     remember: form.remember,
-    error: form.error,
+    error: form.error && t(form.error),
   });
 }
 
@@ -68,6 +71,8 @@ export function loginRouter({ hydra, users, config, metrics, ...rest }: AppDeps,
   router.get('/login', async (req, res) => {
     const challenge = readChallenge(req.query.login_challenge, 'login_challenge');
     const loginRequest = await hydra.getLoginRequest(challenge);
+    // The client's ui_locales come first (src/http/locale.ts), as on consent.
+    useLocale(res, splitUiLocales(loginRequest.oidc_context?.ui_locales));
     if (loginRequest.skip) {
       // Hydra already authenticated this browser (its remember-me cookie). We must not ask for the
       // password again: accept with the same subject (Hydra forces remember=true here), or ask
@@ -114,6 +119,7 @@ export function loginRouter({ hydra, users, config, metrics, ...rest }: AppDeps,
     // Hydra first: an unknown (404), expired (410) or already handled challenge ends here, before
     // any argon2 work. The limiter counts such a POST as a failed attempt all the same.
     const loginRequest = await hydra.getLoginRequest(challenge);
+    useLocale(res, splitUiLocales(loginRequest.oidc_context?.ui_locales));
 
     const email = (readString(req.body.email) ?? '').trim();
     const password = readString(req.body.password) ?? '';
@@ -130,6 +136,7 @@ export function loginRouter({ hydra, users, config, metrics, ...rest }: AppDeps,
         res.set('Retry-After', String(BUSY_RETRY_AFTER));
         throw new HttpError(503, 'Too many sign-ins are being checked right now. Please try again in a moment.', {
           title: 'Temporarily busy',
+          i18n: { title: 'login.busy_title', message: 'login.busy' },
           expose: true,
           code: 'service_unavailable',
           cause: err,
@@ -150,7 +157,7 @@ export function loginRouter({ hydra, users, config, metrics, ...rest }: AppDeps,
         {
           email,
           remember,
-          error: email === '' || password === '' ? 'Enter your email address and password.' : 'The email address or password is incorrect.',
+          error: email === '' || password === '' ? 'login.error_missing' : 'login.error_wrong',
         },
         factors.passkeys !== undefined,
       );

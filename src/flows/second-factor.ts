@@ -2,7 +2,7 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import type { AppDeps } from '../app.js';
 import type { LoginRequest } from '../hydra/types.js';
 import { HttpError } from '../http/errors.js';
-import { chooseLocale, localeContext, splitUiLocales } from '../http/locale.js';
+import { localeContext, splitUiLocales, translator, useLocale } from '../http/locale.js';
 import { bruteForceLimits } from '../http/rate-limit.js';
 import { allowFormTargets } from '../http/security.js';
 import { allowDataImages, allowOwnScripts } from '../mfa/csp.js';
@@ -67,6 +67,9 @@ export const UNMET = {
   status_code: 403,
 } as const;
 
+/** Where a refused account's words are in the catalogs. */
+const ACCOUNT_REFUSED = { title: 'second_factor.account_refused_title', message: 'second_factor.account_refused' };
+
 export function secondFactor(deps: AppDeps, loginContext: (user: User) => Record<string, unknown>): SecondFactor {
   const { config, hydra, metrics, accounts } = deps;
   const mfa = deps.factors && accounts && config.mfa.mode !== 'off' ? createMfa(config, deps.factors) : undefined;
@@ -99,7 +102,7 @@ export function secondFactor(deps: AppDeps, loginContext: (user: User) => Record
       amr,
       acr: acrFor(config, level),
       // The language this sign-in was in goes on to the consent step (consent reads context.locale).
-      context: { ...loginContext(user), ...localeContext(chooseLocale(req, res, splitUiLocales(loginRequest.oidc_context?.ui_locales), config.defaultLocale)), ...extra },
+      context: { ...loginContext(user), ...localeContext(useLocale(res, splitUiLocales(loginRequest.oidc_context?.ui_locales))), ...extra },
     });
     // Step-up needs the level this Hydra login session reached; the session outlives the accept.
     if (loginRequest.session_id && deps.factors) {
@@ -119,17 +122,20 @@ export function secondFactor(deps: AppDeps, loginContext: (user: User) => Record
     answerRedirect(res, redirect_to);
   }
 
+  /** `error` is a catalog key (second_factor.error_*), as are the titles. */
   async function renderCode(res: Response, loginRequest: LoginRequest, challenge: string, userId: string, error?: string) {
     const [totp, keys] = await Promise.all([mfa!.store.totpFactors(userId), mfa!.store.passkeys(userId)]);
     if (keys.length > 0) allowOwnScripts(res);
-    renderStep(res, 'login-factor', loginRequest, { title: 'Two-step verification', challenge, error, hasTotp: totp.length > 0, hasPasskey: keys.length > 0 });
+    const t = translator(res);
+    renderStep(res, 'login-factor', loginRequest, { title: t('second_factor.title'), challenge, error: error && t(error), hasTotp: totp.length > 0, hasPasskey: keys.length > 0 });
   }
 
   async function renderEnrol(res: Response, loginRequest: LoginRequest, challenge: string, state: LoginState, error?: string) {
     const pending = await mfa!.pendingTotp(state.u, state.k!, state.e);
-    if (!pending) throw new HttpError(400, 'This sign-in could not be continued. Please start again.', { expose: true });
+    if (!pending) throw new HttpError(400, 'This sign-in could not be continued. Please start again.', { expose: true, i18n: { title: 'errors.bad_request_title', message: 'second_factor.not_continuable' } });
     allowDataImages(res);
-    renderStep(res, 'login-enrol', loginRequest, { title: 'Set up two-step verification', challenge, qr: pending.qr, secret: groupedSecret(pending.secret), uri: pending.uri, error });
+    const t = translator(res);
+    renderStep(res, 'login-enrol', loginRequest, { title: t('second_factor.enrol_title'), challenge, qr: pending.qr, secret: groupedSecret(pending.secret), uri: pending.uri, error: error && t(error) });
   }
 
   async function completeLogin(req: Request, res: Response, challenge: string, loginRequest: LoginRequest, who: Who) {
@@ -174,6 +180,7 @@ export function secondFactor(deps: AppDeps, loginContext: (user: User) => Record
       req.log.info({ event: 'second_step_refused', why: read.problem }, 'second step without a valid password step');
       throw new HttpError(403, 'This sign-in step is not valid: it has expired or belongs to another sign-in. Please start again.', {
         title: 'Sign-in expired',
+        i18n: { title: 'second_factor.state_invalid_title', message: 'second_factor.state_invalid' },
         expose: true,
         code: 'invalid_login_state',
       });
@@ -199,7 +206,7 @@ export function secondFactor(deps: AppDeps, loginContext: (user: User) => Record
   /** The state's account as the flows see it: a disabled or deleted account stops here. */
   async function userOf(state: LoginState): Promise<User> {
     const user = await deps.users.findBySubject(state.s);
-    if (!user) throw new HttpError(403, 'This account can no longer sign in.', { expose: true, title: 'Sign-in refused' });
+    if (!user) throw new HttpError(403, 'This account can no longer sign in.', { expose: true, title: 'Sign-in refused', i18n: ACCOUNT_REFUSED });
     return user;
   }
 
@@ -209,6 +216,7 @@ export function secondFactor(deps: AppDeps, loginContext: (user: User) => Record
       const state = states.get(req)!;
       const challenge = res.locals.challenge as string;
       const loginRequest = await hydra.getLoginRequest(challenge);
+      useLocale(res, splitUiLocales(loginRequest.oidc_context?.ui_locales));
       if (req.body.action === 'reject') {
         res.locals.factorOutcome = 'denied';
         const { redirect_to } = await hydra.rejectLoginRequest(challenge, DENIED);
@@ -223,7 +231,7 @@ export function secondFactor(deps: AppDeps, loginContext: (user: User) => Record
         res.locals.factorOutcome = 'wrong';
         metrics?.flowOutcome('login', 'second_factor_failed', loginRequest.client.client_id);
         res.status(401);
-        await renderCode(res, loginRequest, challenge, state.u, check.reason === 'reused-code' ? 'This code was already used. Wait for the next one.' : 'That code is not right. Try again.');
+        await renderCode(res, loginRequest, challenge, state.u, check.reason === 'reused-code' ? 'second_factor.error_reused' : 'second_factor.error_wrong');
         return;
       }
       res.locals.factorOutcome = 'verified';
@@ -263,24 +271,35 @@ export function secondFactor(deps: AppDeps, loginContext: (user: User) => Record
       res.locals.factorOutcome = 'wrong';
       if (!expected) {
         await mfa.store.audit({ action: 'factor.refused', user_id: state?.u, detail: 'webauthn:no-challenge' }, by);
-        throw new HttpError(403, 'This passkey request expired. Please try again.', { expose: true, title: 'Sign-in expired' });
+        throw new HttpError(403, 'This passkey request expired. Please try again.', {
+          expose: true,
+          title: 'Sign-in expired',
+          i18n: { title: 'mfa.passkey_expired_title', message: 'mfa.passkey_expired' },
+          code: 'passkey_expired',
+        });
       }
       // Without a password step the passkey is the whole sign-in: the authenticator must verify the person.
       const check = await passkeys!.authenticate(req.body?.credential, expected, { userId: state?.u, requireUserVerification: !state }, by);
       if (!check.ok) {
         metrics?.flowOutcome('login', 'second_factor_failed');
-        throw new HttpError(401, 'This passkey could not be used to sign in.', { expose: true, title: 'Passkey refused', code: `passkey_${check.reason.replace(/-/g, '_')}` });
+        throw new HttpError(401, 'This passkey could not be used to sign in.', {
+          expose: true,
+          title: 'Passkey refused',
+          i18n: { title: 'mfa.passkey_refused_title', message: 'mfa.passkey_refused' },
+          code: `passkey_${check.reason.replace(/-/g, '_')}`,
+        });
       }
       const account = await accounts!.get(check.userId);
       const user = account && !account.disabled ? await deps.users.findBySubject(account.subject) : undefined;
       if (!account || !user) {
         await mfa.store.audit({ action: 'factor.refused', user_id: check.userId, detail: 'webauthn:disabled' }, by);
-        throw new HttpError(403, 'This account can no longer sign in.', { expose: true, title: 'Sign-in refused', code: 'account_disabled' });
+        throw new HttpError(403, 'This account can no longer sign in.', { expose: true, title: 'Sign-in refused', i18n: ACCOUNT_REFUSED, code: 'account_disabled' });
       }
       res.locals.factorOutcome = 'verified';
       // Hydra after the passkey: a replayed assertion is refused (and audited) as such even when the
       // challenge it came with is long handled.
       const loginRequest = await hydra.getLoginRequest(challenge);
+      useLocale(res, splitUiLocales(loginRequest.oidc_context?.ui_locales));
       metrics?.flowOutcome('login', 'second_factor_passed', loginRequest.client.client_id);
       const methods = state ? [...state.m, ...check.amr] : check.amr;
       await completeLogin(req, res, challenge, loginRequest, { user, methods, remember: state ? state.r : readCheckbox(req.body?.remember), extra: state ? { second_factor: 'passkey' } : { login_method: 'passkey' } });
@@ -290,29 +309,39 @@ export function secondFactor(deps: AppDeps, loginContext: (user: User) => Record
       const state = states.get(req)!;
       const challenge = res.locals.challenge as string;
       const loginRequest = await hydra.getLoginRequest(challenge);
-      if (!state.k || state.d) throw new HttpError(400, 'There is nothing to set up in this sign-in.', { expose: true });
+      useLocale(res, splitUiLocales(loginRequest.oidc_context?.ui_locales));
+      if (!state.k || state.d) throw new HttpError(400, 'There is nothing to set up in this sign-in.', { expose: true, i18n: { title: 'errors.bad_request_title', message: 'second_factor.nothing_to_set_up' } });
       await userOf(state);
       const by = { actor: 'user', ip: req.ip };
-      const label = (readString(req.body.label) ?? '').trim() || 'Authenticator app';
+      const t = translator(res);
+      // The factor's name in the account's list: the language of this sign-in.
+      const label = (readString(req.body.label) ?? '').trim() || t('second_factor.default_label');
       if (!(await mfa.confirmTotp(state.u, state.k, readString(req.body.code) ?? '', label, by))) {
         res.locals.factorOutcome = 'wrong';
         res.status(401);
-        await renderEnrol(res, loginRequest, challenge, state, 'That code is not right. Check the time on your phone and try the current code.');
+        await renderEnrol(res, loginRequest, challenge, state, 'second_factor.enrol_wrong');
         return;
       }
       res.locals.factorOutcome = 'verified';
       const codes = await mfa.regenerateRecoveryCodes(state.u, by);
       const { k: _pending, ...rest } = state;
       writeLoginState(config, res, { ...rest, m: [...state.m, 'otp'], d: true });
-      renderStep(res, 'login-recovery-codes', loginRequest, { title: 'Your recovery codes', challenge, codes });
+      renderStep(res, 'login-recovery-codes', loginRequest, { title: t('second_factor.codes_title'), challenge, codes });
     });
 
     routes.post('/login/enrol/continue', loadState, async (req, res) => {
       const state = states.get(req)!;
-      if (!state.d) throw new HttpError(403, 'This sign-in step is not valid. Please start again.', { expose: true, title: 'Sign-in expired' });
+      if (!state.d) {
+        throw new HttpError(403, 'This sign-in step is not valid. Please start again.', {
+          expose: true,
+          title: 'Sign-in expired',
+          i18n: { title: 'second_factor.state_invalid_title', message: 'second_factor.step_invalid' },
+        });
+      }
       res.locals.factorOutcome = 'verified';
       const challenge = res.locals.challenge as string;
       const loginRequest = await hydra.getLoginRequest(challenge);
+      useLocale(res, splitUiLocales(loginRequest.oidc_context?.ui_locales));
       await accept(req, res, challenge, loginRequest, await userOf(state), state.m, state.r, { second_factor: 'totp' });
     });
   }

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import { HydraError, HydraUnavailableError, UnsupportedOperationError } from '../hydra/errors.js';
-import type { Translate } from './i18n.js';
+import { plainText, type Translate } from './i18n.js';
 import { clip } from './text.js';
 import { StoreUnavailableError } from '../users/store.js';
 import { safeHttpUrl } from './urls.js';
@@ -208,11 +208,9 @@ export function errorHandler(): ErrorRequestHandler {
     }
     // The page in its language: res.locals.t is set on every page once the catalogs are loaded.
     const t = res.locals.t as Translate | undefined;
-    const words = t && view.i18n
-      ? {
-          title: t(view.i18n.title, { ...view.i18n.values, interpolation: { escapeValue: false } }),
-          message: view.i18n.message ? t(view.i18n.message, { ...view.i18n.values, interpolation: { escapeValue: false } }) : view.message,
-        }
+    const plain = t && plainText(t);
+    const words = plain && view.i18n
+      ? { title: plain(view.i18n.title, view.i18n.values), message: view.i18n.message ? plain(view.i18n.message, view.i18n.values) : view.message }
       : { title: view.title, message: view.message };
     res.render('error', { ...words, status: view.status, details: undefined });
   };

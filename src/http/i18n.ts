@@ -5,6 +5,18 @@ import i18next, { type TFunction } from 'i18next';
 /** A translator fixed to one language: `t('consent.title')`, `t('scopes.other', { scope })`. */
 export type Translate = TFunction;
 
+/** A translator whose values are not HTML-escaped: for text the page escapes itself. */
+export type PlainTranslate = (key: string, values?: Record<string, unknown>) => string;
+
+/**
+ * `t` for text that EJS's `<%= %>`, a mail's plain text or a JSON field carries (page titles,
+ * confirm pages, alerts, option labels): i18next must not escape the values first, or they would
+ * be escaped twice.
+ */
+export function plainText(t: Translate): PlainTranslate {
+  return (key, values) => String(t(key, { ...values, interpolation: { escapeValue: false } }));
+}
+
 /** The message catalogs in locales/<lang>.json, loaded once. */
 export interface Catalogs {
   /** Every language with a catalog, `en` first; what locale negotiation can choose from. */

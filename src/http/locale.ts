@@ -86,15 +86,34 @@ interface Formatters {
 /** Intl formatters per language, built at first use: a formatter costs more to build than a page to render. */
 const FORMATTERS = new Map<string, Formatters>();
 
+/**
+ * A date as every page shows it unless told otherwise: in UTC, and saying so ("2 Dec 2026, 03:04
+ * UTC"). The server cannot know the reader's time zone, and its own would differ between instances.
+ */
+const DATE_IN_UTC: Intl.DateTimeFormatOptions = {
+  year: 'numeric',
+  month: 'short',
+  day: 'numeric',
+  hour: '2-digit',
+  minute: '2-digit',
+  timeZone: 'UTC',
+  timeZoneName: 'short',
+};
+
 function formattersFor(lang: string): Formatters {
   let formatters = FORMATTERS.get(lang);
   if (!formatters) {
     let numbers: Intl.NumberFormat | undefined;
-    let dates: Intl.DateTimeFormat | undefined;
+    const dates = new Map<string, Intl.DateTimeFormat>();
+    const dateFormat = (options: Intl.DateTimeFormatOptions) => {
+      const key = JSON.stringify(options);
+      let format = dates.get(key);
+      if (!format) dates.set(key, (format = new Intl.DateTimeFormat(lang, options)));
+      return format;
+    };
     formatters = {
       formatNumber: (value) => (numbers ??= new Intl.NumberFormat(lang)).format(value),
-      formatDate: (value, options) =>
-        (options ? new Intl.DateTimeFormat(lang, options) : (dates ??= new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short' }))).format(value),
+      formatDate: (value, options = DATE_IN_UTC) => dateFormat(options).format(value),
     };
     FORMATTERS.set(lang, formatters);
   }
@@ -155,16 +174,6 @@ export function negotiateLocale(config: Pick<Config, 'defaultLocale' | 'basePath
 function laterSources(req: Request, defaultLocale: string): string[] {
   const cookie = req.headers.cookie ? parseCookies(req.headers.cookie)[LOCALE_COOKIE] : undefined;
   return [cookie ?? '', ...parseAcceptLanguage(req.headers['accept-language']), defaultLocale, 'en'];
-}
-
-/**
- * The language the whole order picks, `first` being steps 1–2, without changing the page: for a
- * step whose screen is not translated yet (login), to pass on with localeContext(). Needs
- * catalogsReady (every page has it).
- */
-export function chooseLocale(req: Request, res: Response, first: readonly (string | undefined)[], defaultLocale: string): string {
-  const catalogs = res.locals.catalogs as Catalogs;
-  return matchLocale([...first, ...laterSources(req, defaultLocale)], catalogs.languages) ?? 'en';
 }
 
 /** Steps 1–2 from Hydra's request, ahead of what negotiateLocale read; returns the language chosen. */

@@ -23,6 +23,7 @@ export class TooManyAttemptsError extends HttpError {
     const minutes = Math.max(1, Math.ceil(retryAfter / 60));
     super(429, `Too many failed sign-in attempts. Please try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`, {
       title: 'Too many attempts',
+      i18n: { title: 'login.too_many_title', message: 'login.too_many', values: { count: minutes } },
     });
   }
 }
@@ -32,6 +33,7 @@ export function limitStoreUnavailable(cause: unknown): HttpError {
   return new HttpError(503, 'Signing in is briefly unavailable because the store that counts sign-in attempts cannot be reached. Please try again in a moment.', {
     expose: true,
     title: 'Temporarily unavailable',
+    i18n: { title: 'login.limit_unavailable_title', message: 'login.limit_unavailable' },
     code: 'rate_limit_store_unavailable',
     cause,
   });

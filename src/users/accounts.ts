@@ -168,6 +168,9 @@ export class PasswordRejectedError extends Error {
   }
 }
 
+/** Which problem an AccountInputError is, for a screen that words it in its own language (the message is the API's English). */
+export type AccountInputProblem = 'email-required' | 'email-invalid' | 'claim-too-long' | 'claim-not-url' | 'birthdate-invalid';
+
 /** Input the store refuses: not an email address, a bad claim, an unknown account for a link (400). */
 export class AccountInputError extends Error {
   override readonly name = 'AccountInputError';
@@ -176,6 +179,7 @@ export class AccountInputError extends Error {
   constructor(
     readonly field: string,
     message: string,
+    readonly code?: AccountInputProblem,
   ) {
     super(message);
   }

@@ -146,19 +146,20 @@ describe('the consent page with the language switcher', () => {
   });
 });
 
-describe('chooseLocale + localeContext: what the login step passes on to consent', () => {
-  it('picks by the same order without changing the page', async () => {
+describe('useLocale + localeContext: what the login step passes on to consent', () => {
+  it('picks by the whole order: ui_locales, then the cookie, Accept-Language, the default', async () => {
     const express = (await import('express')).default;
     const path = await import('node:path');
     const { lazyCatalogs } = await import('../../src/http/i18n.js');
-    const { catalogsReady, chooseLocale, localeContext, splitUiLocales } = await import('../../src/http/locale.js');
+    const { catalogsReady, localeContext, negotiateLocale, splitUiLocales, useLocale } = await import('../../src/http/locale.js');
     const app = express();
     app.use(catalogsReady(lazyCatalogs(path.resolve(import.meta.dirname, '../../locales'))));
+    app.use(negotiateLocale({ defaultLocale: 'en', basePath: '' }));
     app.get('/', (req, res) => {
       const uiLocales = typeof req.query.ui === 'string' ? req.query.ui : undefined;
-      res.json({ context: localeContext(chooseLocale(req, res, splitUiLocales(uiLocales), 'en')), pageLang: res.locals.lang });
+      res.json({ context: localeContext(useLocale(res, splitUiLocales(uiLocales))), pageLang: res.locals.lang });
     });
-    expect((await request(app).get('/').query({ ui: 'xx de-AT' })).body).toEqual({ context: { locale: 'de' }, pageLang: 'en' });
+    expect((await request(app).get('/').query({ ui: 'xx de-AT' }).set('Cookie', 'hlc_lang=fr')).body).toEqual({ context: { locale: 'de' }, pageLang: 'de' });
     expect((await request(app).get('/').set('Cookie', 'hlc_lang=fr').set('Accept-Language', 'de')).body.context).toEqual({ locale: 'fr' });
     expect((await request(app).get('/').set('Accept-Language', 'de')).body.context).toEqual({ locale: 'de' });
     expect((await request(app).get('/')).body.context).toEqual({ locale: 'en' });

@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ENGLISH_UNTIL_ACCOUNT_IS_CONVERTED, describeScope } from '../../src/flows/scopes.js';
+import { describeScope } from '../../src/flows/scopes.js';
 import { loadCatalogs } from '../../src/http/i18n.js';
 import { localeContext, matchLocale, parseAcceptLanguage, splitUiLocales, uiLocalesOfUrl } from '../../src/http/locale.js';
 
@@ -44,10 +44,6 @@ describe('message catalogs', async () => {
       expect(leafKeys(catalog).filter((key) => !englishKeys.includes(key))).toEqual([]);
     });
   }
-
-  it('the account page’s English scope descriptions match en.json (until it is converted)', () => {
-    for (const [scope, text] of Object.entries(ENGLISH_UNTIL_ACCOUNT_IS_CONVERTED)) expect(lookup(english, `scopes.${scope}`)).toBe(text);
-  });
 
   it('plurals and Intl number formatting come through i18next', async () => {
     const loaded = await loadCatalogs(LOCALES);

@@ -19,8 +19,10 @@ export interface CapturedMail {
   raw: string;
   /** Header lines, unfolded, by lower-case name. */
   headers: Record<string, string>;
-  /** The body, with its Content-Transfer-Encoding undone (quoted-printable, base64, 7bit). */
+  /** The body, with its Content-Transfer-Encoding undone (quoted-printable, base64, 7bit); of a multipart message, its text/plain part. */
   text: string;
+  /** A multipart message's text/html part, decoded likewise. */
+  html?: string;
 }
 
 export interface SmtpServer {
@@ -42,18 +44,28 @@ function decodeQuotedPrintable(body: string): string {
   return Buffer.from(bytes, 'latin1').toString('utf8');
 }
 
-export function parseMail(record: { from: string; to: string[]; user: string | null; raw: string }): CapturedMail {
-  const split = record.raw.search(/\r?\n\r?\n/);
-  const head = split === -1 ? record.raw : record.raw.slice(0, split);
-  const body = split === -1 ? '' : record.raw.slice(split).replace(/^\r?\n\r?\n/, '');
+/** Headers and decoded body of a message or of one MIME part. */
+function parsePart(raw: string): { headers: Record<string, string>; body: string } {
+  const split = raw.search(/\r?\n\r?\n/);
+  const head = split === -1 ? raw : raw.slice(0, split);
+  const body = split === -1 ? '' : raw.slice(split).replace(/^\r?\n\r?\n/, '');
   const headers: Record<string, string> = {};
   for (const line of head.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/)) {
     const colon = line.indexOf(':');
     if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
   }
   const encoding = (headers['content-transfer-encoding'] ?? '7bit').toLowerCase();
-  const text = encoding === 'quoted-printable' ? decodeQuotedPrintable(body) : encoding === 'base64' ? Buffer.from(body, 'base64').toString('utf8') : body;
-  return { ...record, headers, text };
+  return { headers, body: encoding === 'quoted-printable' ? decodeQuotedPrintable(body) : encoding === 'base64' ? Buffer.from(body, 'base64').toString('utf8') : body };
+}
+
+export function parseMail(record: { from: string; to: string[]; user: string | null; raw: string }): CapturedMail {
+  const { headers, body } = parsePart(record.raw);
+  // multipart/alternative (text and HTML, as nodemailer sends both): each part on its own.
+  const boundary = /^multipart\/[^;]+;.*boundary="?([^";]+)"?/i.exec(headers['content-type'] ?? '')?.[1];
+  if (!boundary) return { ...record, headers, text: body };
+  const parts = body.split(`--${boundary}`).slice(1, -1).map((part) => parsePart(part.replace(/^\r?\n/, '')));
+  const of = (type: string) => parts.find((part) => (part.headers['content-type'] ?? '').toLowerCase().startsWith(type))?.body;
+  return { ...record, headers, text: of('text/plain') ?? '', html: of('text/html') };
 }
 
 const live = new Set<ChildProcess>();

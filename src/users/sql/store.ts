@@ -135,12 +135,12 @@ const PHC_ARGON2 = /^\$argon2(?:id|i|d)\$(?:v=\d+\$)?m=\d+,t=\d+,p=\d+\$[A-Za-z0
 const MAX_CLAIM_LENGTH = 1024;
 
 function checkedEmail(raw: unknown): { email: string; key: string } {
-  if (typeof raw !== 'string') throw new AccountInputError('email', 'An email address is required.');
+  if (typeof raw !== 'string') throw new AccountInputError('email', 'An email address is required.', 'email-required');
   const email = displayEmail(raw);
   const key = canonicalEmail(raw);
   const domain = key.slice(key.lastIndexOf('@') + 1);
   if (key.length > 254 || !emailSchema.safeParse(key).success || !domain.includes('.')) {
-    throw new AccountInputError('email', 'This is not an email address.');
+    throw new AccountInputError('email', 'This is not an email address.', 'email-invalid');
   }
   return { email, key };
 }
@@ -159,11 +159,11 @@ function checkedClaim(name: string, value: unknown): string | null {
   if (typeof value !== 'string') throw new AccountInputError(name, `${name} must be text.`);
   const text = value.trim().normalize('NFC');
   if (text === '') return null;
-  if (text.length > MAX_CLAIM_LENGTH) throw new AccountInputError(name, `${name} is longer than ${MAX_CLAIM_LENGTH} characters.`);
+  if (text.length > MAX_CLAIM_LENGTH) throw new AccountInputError(name, `${name} is longer than ${MAX_CLAIM_LENGTH} characters.`, 'claim-too-long');
   // URL claims end up in links and <img src> on relying parties' pages: only http(s).
-  if (URL_CLAIMS.has(name) && safeHttpUrl(text) === undefined) throw new AccountInputError(name, `${name} must be an http(s) URL.`);
+  if (URL_CLAIMS.has(name) && safeHttpUrl(text) === undefined) throw new AccountInputError(name, `${name} must be an http(s) URL.`, 'claim-not-url');
   // OIDC Core §5.1: YYYY-MM-DD, or YYYY alone, or 0000-MM-DD when the year is withheld.
-  if (name === 'birthdate' && !/^\d{4}(?:-\d{2}-\d{2})?$/.test(text)) throw new AccountInputError(name, 'birthdate must be YYYY-MM-DD or YYYY.');
+  if (name === 'birthdate' && !/^\d{4}(?:-\d{2}-\d{2})?$/.test(text)) throw new AccountInputError(name, 'birthdate must be YYYY-MM-DD or YYYY.', 'birthdate-invalid');
   return text;
 }
 
