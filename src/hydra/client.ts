@@ -84,6 +84,10 @@ export const OPERATIONS = {
   deleteTrustedJwtGrantIssuer: { method: 'DELETE', path: '/trust/grants/jwt-bearer/issuers/{id}' },
 } as const satisfies Record<string, { method: string; path: string; only?: ApiVersion; since?: string }>;
 
+/** Operations sent a second time after a 5xx: a revocation repeated changes nothing more. */
+const RETRIED_ONCE: ReadonlySet<OperationName> = new Set(['revokeConsentSessions', 'revokeAuthenticationSession']);
+const RETRY_DELAY_MS = 150;
+
 /** Why an operation is missing from a layout, and what to do instead. */
 const UNSUPPORTED: Partial<Record<OperationName, string>> = {
   flushInactiveOAuth2Tokens: 'Hydra v2 removed this endpoint; run `hydra janitor` to flush inactive tokens',
@@ -261,7 +265,15 @@ export function createHydraAdmin(options: HydraAdminOptions) {
 
   function none(operation: OperationName, call?: Call): Promise<void> {
     return observed(operation, async () => {
-      await send(operation, call);
+      try {
+        await send(operation, call);
+      } catch (err) {
+        if (!(RETRIED_ONCE.has(operation) && err instanceof HydraError && err.status >= 500)) throw err;
+        // Revoking sessions is the same request however often it is sent; Hydra v1.11 on SQLite
+        // answers a revocation racing another write with a 500 now and then. Once more, shortly after.
+        await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+        await send(operation, call);
+      }
     });
   }
 

@@ -432,6 +432,23 @@ describe.each(['v1', 'v2'] as const)('Hydra admin client, %s layout', (version: 
       expect(lastCall()).toMatchObject({ method: 'DELETE', path: `${prefix}/oauth2/auth/sessions/login`, query: { subject: 'alice' } });
       expect(fake.state.loginSessionsRevoked).toEqual(['alice']);
     });
+
+    it("sends a revocation once more after a 5xx (Hydra v1.11 on SQLite answers one now and then), and nothing else", async () => {
+      fake.setFault('error500-once');
+      const before = fake.calls.length;
+      await hydra.revokeAuthenticationSession('alice');
+      expect(fake.calls.length - before).toBe(2);
+      expect(fake.state.loginSessionsRevoked).toEqual(['alice']);
+
+      fake.setFault('error500');
+      await expect(hydra.revokeConsentSessions({ subject: 'alice', all: true })).rejects.toMatchObject({ status: 500 });
+      fake.setFault('error500-once');
+      const beforeDelete = fake.calls.length;
+      // Deleting a client is not repeated: a second DELETE could answer 404 for a delete that worked.
+      await expect(hydra.deleteOAuth2Client('shop')).rejects.toMatchObject({ status: 500 });
+      expect(fake.calls.length - beforeDelete).toBe(1);
+      fake.setFault('none');
+    });
   });
 
   describe('trusted JWT-grant issuers', () => {

@@ -56,7 +56,7 @@ export interface FlowRecords {
   device: RecordedFlow[];
 }
 
-export type FakeHydraFault = 'none' | 'error500' | 'drop' | 'hang';
+export type FakeHydraFault = 'none' | 'error500' | 'error500-once' | 'drop' | 'hang';
 
 export interface FakeHydraState {
   /** Clients as stored, secret included (GET and list never return it). */
@@ -105,7 +105,7 @@ export interface FakeHydra {
   rejected: FlowRecords;
   /** Delays every answer by this many milliseconds. */
   setLatency(ms: number): void;
-  /** error500: every route answers 500; drop: headers and half a body, then the socket is destroyed; hang: no answer. */
+  /** error500: every route answers 500 (error500-once: only the next request); drop: headers and half a body, then the socket is destroyed; hang: no answer. */
   setFault(fault: FakeHydraFault): void;
   addToken(token: string, introspection: IntrospectedToken): void;
   addConsentSession(subject: string, session: ConsentSession): void;
@@ -884,7 +884,8 @@ export async function startFakeHydra(options: FakeHydraOptions = {}): Promise<Fa
       res.write('{"redirect_to":"http', () => res.socket?.destroy());
       return;
     }
-    if (fault === 'error500') {
+    if (fault === 'error500' || fault === 'error500-once') {
+      if (fault === 'error500-once') fault = 'none';
       send(res, new Answer(500, {
         error: 'server_error',
         error_description: 'The authorization server encountered an unexpected condition that prevented it from fulfilling the request.',
