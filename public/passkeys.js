@@ -17,6 +17,7 @@
         if (!res.ok) {
           var err = new Error(body.error_description || body.message || 'The passkey could not be used.');
           err.code = typeof body.error === 'string' ? body.error : undefined;
+          err.redirectTo = typeof body.redirect_to === 'string' && /^\/(?!\/)/.test(body.redirect_to) ? body.redirect_to : undefined;
           throw err;
         }
         return body;
@@ -77,7 +78,11 @@
           return post(register.getAttribute('data-verify'), rcsrf, { credential: JSON.stringify(credential), label: label ? label.value : '' });
         })
         .then(function (body) { window.location.assign(body.redirect_to); })
-        .catch(function (err) { showError(register, err); });
+        .catch(function (err) {
+          // The sign-in grew too old while the page was open: confirm it's you at Hydra, then back here.
+          if (err.code === 'reauthentication_required' && err.redirectTo) return window.location.assign(err.redirectTo);
+          showError(register, err);
+        });
     });
   }
 })();

@@ -133,6 +133,12 @@ const schema = z.object({
   ACCOUNT_CLIENT_SECRET: optionalString,
   /** Create or update that client through the admin API at start-up (default true); false: the operator registers it. */
   ACCOUNT_CLIENT_REGISTER: optionalBool,
+  /**
+   * Changing second factors in /account (adding a passkey or an authenticator app, removing one,
+   * new recovery codes) needs a sign-in at Hydra no older than this, in seconds; an older one is
+   * asked again (prompt=login). 15 minutes.
+   */
+  ACCOUNT_REAUTH_AFTER: seconds(15 * 60),
   /** smtp://user:password@host:587 or smtps://…:465: enables "Forgot password?" (nodemailer). Unset: hidden. */
   SMTP_URL: optionalString,
   /** The From of the emails this app sends, e.g. `Sign-in <no-reply@example.com>`. Required with SMTP_URL. */
@@ -223,6 +229,8 @@ export interface Config {
     readonly clientSecret: string;
     /** Register or update the client at start-up (src/account/client.ts). */
     readonly registerClient: boolean;
+    /** Seconds a sign-in stays recent enough to change second factors (ACCOUNT_REAUTH_AFTER). */
+    readonly reauthAfter: number;
   };
   /** Outgoing email (SMTP_URL, MAIL_FROM); undefined: "Forgot password?" is hidden. */
   readonly mail?: { readonly smtpUrl: string; readonly from: string };
@@ -384,7 +392,9 @@ export function loadConfig(env: Record<string, string | undefined>): { config: C
             m2mClientSecret: e.DEMO_M2M_CLIENT_SECRET,
           }
         : undefined,
-      account: accountEnabled ? { clientId: accountClientId, clientSecret: accountClientSecret, registerClient: registerAccountClient } : undefined,
+      account: accountEnabled
+        ? { clientId: accountClientId, clientSecret: accountClientSecret, registerClient: registerAccountClient, reauthAfter: e.ACCOUNT_REAUTH_AFTER }
+        : undefined,
       mail: e.SMTP_URL !== undefined && e.MAIL_FROM !== undefined ? { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM } : undefined,
       passwordResetTtl: e.PASSWORD_RESET_TTL,
       mfa: {

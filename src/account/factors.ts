@@ -21,6 +21,11 @@ import { saveSession } from './session.js';
  *
  * The pending key lives in this signed-in session (server-side), sealed as in the database, and
  * becomes a factor only when a code from it is confirmed. Every change is audited by the store.
+ *
+ * Every change needs a recent sign-in at Hydra (the ID token's auth_time, ACCOUNT_REAUTH_AFTER):
+ * a session cookie that leaked, or a browser left signed in, must not be enough to add a passkey
+ * (a way in without the password) or to remove the factor that guards the account. An older
+ * sign-in is sent to Hydra with prompt=login, which asks for the password and factor again.
  */
 
 declare module 'express-session' {
@@ -52,6 +57,20 @@ export function factorRoutes(deps: AppDeps, pages: ReturnType<typeof pageRoutes>
   const base = `${config.basePath}/account/factors`;
   const current = (res: Response) => res.locals.account as Account;
   const by = (req: Request): AuditContext => ({ actor: 'user', ip: req.ip });
+  const reauthAfterMs = (config.account?.reauthAfter ?? 15 * 60) * 1000;
+  const reauthUrl = `${config.basePath}/account/login?return_to=/factors&reauth=1`;
+  const recent = (req: Request) => Date.now() - (req.session.account?.verifiedAt ?? 0) <= reauthAfterMs;
+
+  /** A change asked on an old sign-in: Hydra asks again, then this page. True when it was sent there. */
+  function reauthenticate(req: Request, res: Response): boolean {
+    if (recent(req)) return false;
+    if (req.accepts(['html', 'json']) === 'json') {
+      res.status(403).json({ error: 'reauthentication_required', error_description: 'Sign in again to change your second factors.', redirect_to: reauthUrl });
+    } else {
+      res.redirect(303, reauthUrl);
+    }
+    return true;
+  }
 
   const list: RequestHandler = async (req, res) => {
     const account = current(res);
@@ -71,6 +90,8 @@ export function factorRoutes(deps: AppDeps, pages: ReturnType<typeof pageRoutes>
         lastUsedAt: f.last_used_at?.toISOString() ?? '',
       })),
       codesLeft,
+      // On an old sign-in the page shows the factors and one way to change them: confirm it's you.
+      reauthUrl: recent(req) ? undefined : reauthUrl,
       factorNotice: done === undefined || !Object.hasOwn(NOTICES, done) ? undefined : t(NOTICES[done]!),
     });
   };
@@ -85,6 +106,7 @@ export function factorRoutes(deps: AppDeps, pages: ReturnType<typeof pageRoutes>
   }
 
   const startTotp: RequestHandler = async (req, res) => {
+    if (reauthenticate(req, res)) return;
     const account = current(res);
     const enrolment = await mfa.beginTotp(account.id, account.email);
     req.session.pendingTotp = enrolment.sealed;
@@ -92,6 +114,7 @@ export function factorRoutes(deps: AppDeps, pages: ReturnType<typeof pageRoutes>
   };
 
   const confirmTotp: RequestHandler = async (req, res) => {
+    if (reauthenticate(req, res)) return;
     const account = current(res);
     const sealed = req.session.pendingTotp;
     if (!sealed) throw factorError(400, 'There is no authenticator app being set up. Start again.', 'no_totp');
@@ -113,11 +136,13 @@ export function factorRoutes(deps: AppDeps, pages: ReturnType<typeof pageRoutes>
   }
 
   const regenerateCodes: RequestHandler = async (req, res) => {
+    if (reauthenticate(req, res)) return;
     if ((await factors.list(current(res).id)).length === 0) throw factorError(409, 'Add an authenticator app first: recovery codes stand in for it.', 'no_factor_yet');
     await showCodes(req, res);
   };
 
   const remove: RequestHandler = async (req, res) => {
+    if (reauthenticate(req, res)) return;
     const id = readString(req.body?.factor) ?? '';
     if (!(await factors.remove(current(res).id, id, by(req)))) throw factorError(404, 'There is no such factor.', 'no_such_factor');
     res.redirect(303, `${base}?done=removed`);
@@ -125,6 +150,7 @@ export function factorRoutes(deps: AppDeps, pages: ReturnType<typeof pageRoutes>
 
   // Passkeys: options (the challenge kept in this session), then the browser's answer.
   const passkeyOptions: RequestHandler = async (req, res) => {
+    if (reauthenticate(req, res)) return;
     const options = await passkeys.registrationOptions(current(res));
     req.session.passkeyChallenge = options.challenge;
     await saveSession(req);
@@ -132,6 +158,7 @@ export function factorRoutes(deps: AppDeps, pages: ReturnType<typeof pageRoutes>
   };
 
   const registerPasskey: RequestHandler = async (req, res) => {
+    if (reauthenticate(req, res)) return;
     const expected = req.session.passkeyChallenge;
     delete req.session.passkeyChallenge;
     if (!expected) throw factorError(400, 'There is no passkey being added. Start again.', 'no_passkey');

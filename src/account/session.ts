@@ -24,6 +24,12 @@ export interface AccountSession {
    * "sign out everywhere" after it ends the session at its next request.
    */
   authAt: number;
+  /**
+   * When the person last proved who they are at Hydra (epoch ms): the ID token's `auth_time`, which
+   * a remembered Hydra session keeps from its first sign-in. Second factors change only while it
+   * is recent (ACCOUNT_REAUTH_AFTER).
+   */
+  verifiedAt: number;
 }
 
 declare module 'express-session' {

@@ -20,7 +20,7 @@ import { ACCOUNT_SESSION_COOKIE, destroySession, regenerateSession, saveSession 
  */
 
 /** The pages a sign-in may return to, relative to /account. Anything else lands on the profile. */
-const RETURN_PATHS = new Set(['/', '/password', '/applications', '/sessions']);
+const RETURN_PATHS = new Set(['/', '/password', '/applications', '/sessions', '/factors']);
 
 export function returnPath(path: string): string {
   return RETURN_PATHS.has(path) ? path : '/';
@@ -59,7 +59,7 @@ export function signInRoutes(deps: AppDeps) {
   }
 
   /** Sends the browser to Hydra's authorization endpoint; what to check on return goes in the sealed cookie. */
-  async function startSignIn(req: Request, res: Response, returnTo: string): Promise<void> {
+  async function startSignIn(req: Request, res: Response, returnTo: string, reauthenticate = false): Promise<void> {
     const rp = await configuration(req);
     const state = client.randomState();
     const nonce = client.randomNonce();
@@ -72,13 +72,15 @@ export function signInRoutes(deps: AppDeps) {
       code_challenge_method: 'S256',
       state,
       nonce,
+      // "Confirm it's you" (src/account/factors.ts): Hydra asks again even with a remembered session.
+      ...(reauthenticate ? { prompt: 'login' } : {}),
     });
     res.redirect(303, url.href);
   }
 
-  /** GET /account/login[?return_to=/applications] */
+  /** GET /account/login[?return_to=/applications][&reauth=1] */
   const start: RequestHandler = async (req, res) => {
-    await startSignIn(req, res, readString(req.query.return_to) ?? '/');
+    await startSignIn(req, res, readString(req.query.return_to) ?? '/', readString(req.query.reauth) === '1');
   };
 
   /** GET /account/callback: Hydra's answer. Single use: the pending sign-in is gone after it, whatever happens. */
@@ -115,7 +117,8 @@ export function signInRoutes(deps: AppDeps) {
       log(req).warn({ event: 'account_sign_in_failed', error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }, 'account area: code exchange failed');
       return problem(res, 502, 'not_confirmed');
     }
-    const subject = tokens.claims()?.sub;
+    const claims = tokens.claims();
+    const subject = claims?.sub;
     const idToken = tokens.id_token;
     const account = subject === undefined ? undefined : await accounts.getBySubject(subject);
     if (!account || account.disabled || subject === undefined || idToken === undefined) {
@@ -126,7 +129,9 @@ export function signInRoutes(deps: AppDeps) {
     }
     // A new session id at sign-in (against session fixation), holding only what we need.
     await regenerateSession(req);
-    req.session.account = { userId: account.id, subject, idToken, authAt: Date.now() };
+    // Hydra's auth_time: when the person last signed in there, not when this session began.
+    const verifiedAt = typeof claims?.auth_time === 'number' ? claims.auth_time * 1000 : 0;
+    req.session.account = { userId: account.id, subject, idToken, authAt: Date.now(), verifiedAt };
     await saveSession(req);
     log(req).info({ event: 'account_signed_in' }, 'account area: signed in');
     res.redirect(303, `${base}${pending.returnTo === '/' ? '' : pending.returnTo}`);

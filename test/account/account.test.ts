@@ -53,7 +53,7 @@ describe('configuration', () => {
     expect(() => loadConfig({ ...env, SMTP_URL: 'smtp://127.0.0.1:25' })).toThrow(/MAIL_FROM is required/);
     expect(() => loadConfig({ ...env, SMTP_URL: 'http://mail', MAIL_FROM: 'a@b.c' })).toThrow(/SMTP_URL must be an smtp/);
     const config = loadConfig({ ...env, HYDRA_PUBLIC_URL: 'http://h/', ACCOUNT_CLIENT_REGISTER: 'false', ACCOUNT_CLIENT_SECRET: 's3cret-s3cret', ACCOUNT_CLIENT_ID: 'me' }).config;
-    expect(config.account).toEqual({ clientId: 'me', clientSecret: 's3cret-s3cret', registerClient: false });
+    expect(config.account).toEqual({ clientId: 'me', clientSecret: 's3cret-s3cret', registerClient: false, reauthAfter: 900 });
   });
 });
 

@@ -27,6 +27,8 @@ interface IssuedCode {
   codeChallenge: string;
   redirectUri: string;
   clientId: string;
+  /** The ID token's auth_time (epoch seconds): when the person signed in at Hydra. Default now. */
+  authTime?: number;
 }
 
 export interface FakeOidc {
@@ -95,7 +97,7 @@ export async function startFakeOidc(): Promise<FakeOidc> {
       ) {
         return json(400, { error: 'invalid_grant', error_description: 'The authorization code is invalid, or the PKCE verifier does not match.' });
       }
-      const idToken = await new SignJWT({ nonce: issued.nonce, sid: randomBytes(8).toString('hex'), auth_time: Math.floor(Date.now() / 1000) })
+      const idToken = await new SignJWT({ nonce: issued.nonce, sid: randomBytes(8).toString('hex'), auth_time: issued.authTime ?? Math.floor(Date.now() / 1000) })
         .setProtectedHeader({ alg: 'RS256', kid: 'account-test', typ: 'JWT' })
         .setIssuer(issuer)
         .setAudience(id)
@@ -180,8 +182,15 @@ export type Agent = ReturnType<typeof request.agent>;
  * Signs `subject` in to /account the way a browser would: GET /account (303 to Hydra's
  * authorization endpoint), then back at the callback with a code the fake issued for exactly
  * the PKCE challenge, nonce and redirect URI the app sent. Returns the agent, on its profile page.
+ * `authTime` (epoch seconds) is when Hydra says the person signed in: an old one is a remembered session.
  */
-export async function signIn(t: AccountApp, subject: string, agent: Agent = request.agent(t.app), path = '/account'): Promise<{ agent: Agent; authorize: URL }> {
+export async function signIn(
+  t: AccountApp,
+  subject: string,
+  agent: Agent = request.agent(t.app),
+  path = '/account',
+  authTime?: number,
+): Promise<{ agent: Agent; authorize: URL; back: request.Response }> {
   const start = await agent.get(path);
   expect(start.status, start.text).toBe(303);
   const authorize = new URL(start.headers.location!);
@@ -192,10 +201,11 @@ export async function signIn(t: AccountApp, subject: string, agent: Agent = requ
     codeChallenge: q.get('code_challenge')!,
     redirectUri: q.get('redirect_uri')!,
     clientId: q.get('client_id')!,
+    ...(authTime === undefined ? {} : { authTime }),
   });
   const back = await agent.get(`/account/callback?code=${code}&state=${encodeURIComponent(q.get('state')!)}`);
   expect(back.status, back.text).toBe(303);
-  return { agent, authorize };
+  return { agent, authorize, back };
 }
 
 /** GETs a page and returns its CSRF token (every page has the nav's sign-out form). */

@@ -2,6 +2,7 @@
 // real SQL store; signing in to /account goes through the fake OpenID provider of test/account.
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMfa } from '../../src/mfa/service.js';
 import { totpCode } from '../../src/mfa/totp.js';
 import type { Account } from '../../src/users/accounts.js';
 import { accountApp, csrfOf, PASSWORD, signIn, test as by, type AccountApp, type Agent } from '../account/support.js';
@@ -93,3 +94,60 @@ describe('/account/factors and the console', () => {
     expect(await t.store.factors.list(account.id)).toEqual([]);
   });
 });
+
+describe('/account/factors on a sign-in that is not recent (ACCOUNT_REAUTH_AFTER)', () => {
+  let t: AccountApp;
+  let account: Account;
+  beforeAll(async () => {
+    t = await accountApp({ env: { ACCOUNT_REAUTH_AFTER: '600' }, factors: true });
+    account = await t.store.create({ email: 'stale@example.com', password: PASSWORD }, by);
+  });
+  afterAll(() => t.close());
+
+  it('changes nothing on a remembered sign-in of an hour ago: Hydra is asked to sign the person in again first', async () => {
+    const hourAgo = Math.floor(Date.now() / 1000) - 3600;
+    const { agent } = await signIn(t, account.subject, request.agent(t.app), '/account', hourAgo);
+    // A factor to remove, added behind the page's back (the store, as the console would).
+    const enrolment = await createMfa(t.deps.config, t.store.factors).beginTotp(account.id, account.email);
+    const secret = (await createMfa(t.deps.config, t.store.factors).pendingTotp(account.id, enrolment.sealed, account.email))!.secret;
+    expect(await createMfa(t.deps.config, t.store.factors).confirmTotp(account.id, enrolment.sealed, totpCode(secret), 'Phone', by)).toBe(true);
+    const [factor] = await t.store.factors.list(account.id);
+
+    const page = await agent.get('/account/factors');
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('id="reauth" class="button button-primary"');
+    expect(page.text).toContain('href="/account/login?return_to=/factors&amp;reauth=1"');
+    for (const action of ['/account/factors/remove', '/account/factors/recovery-codes', 'id="add-totp"', 'data-passkey="register"']) expect(page.text).not.toContain(action);
+    const csrf = formCsrf(page.text);
+
+    // Posting anyway: off to sign in again, and the factor stays.
+    const removal = await agent.post('/account/factors/remove').type('form').send({ _csrf: csrf, factor: factor!.id });
+    expect(removal.status).toBe(303);
+    expect(removal.headers.location).toBe('/account/login?return_to=/factors&reauth=1');
+    expect(await t.store.factors.list(account.id)).toHaveLength(1);
+    expect((await agent.get('/account/factors/totp')).headers.location).toBe('/account/login?return_to=/factors&reauth=1');
+    const options = await agent.post('/account/factors/passkey/options').set('Accept', 'application/json').set('X-CSRF-Token', csrf);
+    expect(options.status).toBe(403);
+    expect(options.body).toEqual({ error: 'reauthentication_required', error_description: expect.any(String), redirect_to: '/account/login?return_to=/factors&reauth=1' });
+
+    // Hydra is asked with prompt=login (a remembered session is not enough), and the page comes back.
+    const again = await signIn(t, account.subject, agent, '/account/login?return_to=/factors&reauth=1');
+    expect(again.authorize.searchParams.get('prompt')).toBe('login');
+    expect(again.back.headers.location).toBe('/account/factors');
+    const fresh = await agent.get('/account/factors');
+    expect(fresh.text).not.toContain('id="reauth"');
+    const removed = await agent.post('/account/factors/remove').type('form').send({ _csrf: formCsrf(fresh.text), factor: factor!.id });
+    expect(removed.status).toBe(303);
+    expect(removed.headers.location).toBe('/account/factors?done=removed');
+    expect(await t.store.factors.list(account.id)).toEqual([]);
+  });
+
+  it('a sign-in without prompt=login is the plain one (no reauth asked)', async () => {
+    const { authorize } = await signIn(t, account.subject);
+    expect(authorize.searchParams.has('prompt')).toBe(false);
+  });
+});
+
+function formCsrf(html: string): string {
+  return /name="_csrf" value="([^"]+)"/.exec(html)![1]!;
+}
