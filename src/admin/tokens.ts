@@ -71,25 +71,10 @@ function readFlush(body: unknown): { notAfter?: string } {
   }
 }
 
-/**
- * A failed form action in the page's language: our own problems carry a catalog key, a Hydra
- * without flush gets the janitor hint; Hydra's own words (a 4xx) stay as attempt() gives them.
- */
-async function attemptForm(res: Response, action: () => Promise<void>): Promise<string | undefined> {
-  let failure: unknown;
-  const message = await attempt(res, async () => {
-    try {
-      await action();
-    } catch (err) {
-      failure = err;
-      throw err;
-    }
-  });
-  if (message === undefined) return undefined;
-  const text = plainText(translator(res));
-  if (failure instanceof UnsupportedOperationError && failure.operation === 'flushInactiveOAuth2Tokens') return text('admin_tokens.problems.flush_unsupported');
-  if (failure instanceof HttpError && failure.i18n?.message) return text(failure.i18n.message, failure.i18n.values);
-  return message;
+/** The janitor hint for a Hydra without flush, in the page's language (attempt's `reword`). */
+function flushUnsupported(res: Response): (err: unknown) => string | undefined {
+  return (err) =>
+    err instanceof UnsupportedOperationError && err.operation === 'flushInactiveOAuth2Tokens' ? plainText(translator(res))('admin_tokens.problems.flush_unsupported') : undefined;
 }
 
 export function tokenRoutes({ hydra }: AppDeps): Router {
@@ -173,7 +158,7 @@ export function tokenRoutes({ hydra }: AppDeps): Router {
     // The token is not echoed back into the page; the scope is.
     const scope = (field(req.body, 'scope') ?? '').trim();
     let result: IntrospectedToken | undefined;
-    const error = await attemptForm(res, async () => {
+    const error = await attempt(res, async () => {
       result = await hydra.introspectOAuth2Token(readIntrospection(req.body));
     });
     renderTokens(req, res, { introspect: { scope, error, result } });
@@ -197,9 +182,13 @@ export function tokenRoutes({ hydra }: AppDeps): Router {
       return;
     }
     const notAfter = field(req.body, 'notAfter') ?? '';
-    const error = await attemptForm(res, async () => {
-      await hydra.flushInactiveOAuth2Tokens(readFlush(req.body));
-    });
+    const error = await attempt(
+      res,
+      async () => {
+        await hydra.flushInactiveOAuth2Tokens(readFlush(req.body));
+      },
+      flushUnsupported(res),
+    );
     if (error !== undefined) {
       renderTokens(req, res, { flush: { notAfter, error } });
       return;

@@ -199,20 +199,6 @@ function problemText(t: Translate, err: unknown, minPasswordLength: number): str
   return undefined;
 }
 
-/** attempt() (src/admin/view.ts) with the message in the page's language where the catalog has it. */
-async function attemptForm(res: Response, minPasswordLength: number, action: () => Promise<void>): Promise<string | undefined> {
-  let failure: unknown;
-  const message = await attempt(res, async () => {
-    try {
-      await action();
-    } catch (err) {
-      failure = err;
-      throw err;
-    }
-  });
-  return message === undefined ? undefined : (problemText(translator(res), failure, minPasswordLength) ?? message);
-}
-
 function userPath(id: string, suffix = ''): string {
   return `/users/${encodeURIComponent(id)}${suffix}`;
 }
@@ -256,6 +242,11 @@ function revokeFailureText(t: Translate, { what, subject, failed, reason }: Revo
 }
 
 // ---- Routes -----------------------------------------------------------------------------------
+
+/** The page's words for the store's and our own problems (attempt's `reword`). */
+function reworded(res: Response, minPasswordLength: number): (err: unknown) => string | undefined {
+  return (err) => problemText(translator(res), err, minPasswordLength);
+}
 
 export function userRoutes(deps: AppDeps): Router {
   const router = Router();
@@ -475,7 +466,7 @@ export function userRoutes(deps: AppDeps): Router {
     const password = field(req.body, 'password') ?? '';
     let created: Account | undefined;
     let link: { url: string; expires_at: string } | undefined;
-    const error = await attemptForm(res, minPasswordLength, async () => {
+    const error = await attempt(res, async () => {
       requireEmail(form.email);
       if (form.credential === 'password' && password === '') {
         throw formProblem('password: enter one, or choose to send a set-password link', 'admin_users.problems.password_required');
@@ -489,7 +480,7 @@ export function userRoutes(deps: AppDeps): Router {
         },
         by(req),
       );
-    });
+    }, reworded(res, minPasswordLength));
     if (error !== undefined || !created) {
       renderForm(req, res, { mode: 'create', form, error });
       return;
@@ -609,13 +600,13 @@ export function userRoutes(deps: AppDeps): Router {
       return;
     }
     const form = readForm(req.body);
-    const error = await attemptForm(res, minPasswordLength, async () => {
+    const error = await attempt(res, async () => {
       requireEmail(form.email);
       const profile = Object.fromEntries(CLAIMS.map((name) => [name, form.claims[name] === '' ? null : form.claims[name]])) as ProfilePatch;
       // A changed address is unverified (the store's rule): the box only speaks for the address it was shown with.
       const sameAddress = canonicalEmail(form.email) === canonicalEmail(account.email);
       await store.update(account.id, { email: form.email, ...(sameAddress ? { email_verified: form.email_verified } : {}), profile }, by(req));
-    });
+    }, reworded(res, minPasswordLength));
     if (error !== undefined) {
       renderForm(req, res, { mode: 'edit', id: account.id, form, error });
       return;

@@ -209,8 +209,9 @@ function formProblem(err: unknown): { status: number; message: string } | undefi
  * Runs a form action; on a fixable failure, sets the status and returns the message to show: in
  * the page's language when the error carries a catalog key (HttpError's `i18n.message`), else its
  * English words (zod's field messages, Hydra's own description), which the JSON API sends too.
+ * `reword` gives a page's own words for a failure it knows better (undefined: the above).
  */
-export async function attempt(res: Response, action: () => Promise<void>): Promise<string | undefined> {
+export async function attempt(res: Response, action: () => Promise<void>, reword?: (err: unknown) => string | undefined): Promise<string | undefined> {
   try {
     await action();
     return undefined;
@@ -218,6 +219,8 @@ export async function attempt(res: Response, action: () => Promise<void>): Promi
     const problem = formProblem(err);
     if (!problem) throw err;
     res.status(problem.status);
+    const own = reword?.(err);
+    if (own !== undefined) return own;
     if (!res.locals.t) return problem.message;
     // Plain text: the alert escapes it (views/admin/alerts.ejs).
     const text = plainText(res);
