@@ -69,24 +69,47 @@ export async function loadCatalogs(dir: string): Promise<Catalogs> {
   };
 }
 
+/** Texts kept per language (see memoised); past this the cache starts again, so odd values cannot grow it. */
+const MAX_REMEMBERED = 2000;
+
 /**
- * A translator that keeps each key's text once looked up without values: a page asks for 20–40 of
- * them, and i18next resolves every call afresh (about 10 µs each, the largest cost of a login page
- * render before this). Catalogs do not change after loading, so the text cannot go stale; a call
- * with values (interpolation, plurals) still goes to i18next.
+ * A translator that keeps each text once made: a page asks for 20–40 of them, and i18next
+ * resolves and interpolates every call afresh (about 10 µs each without values, several times
+ * that with: the largest cost of a login page render before this). Catalogs do not change after
+ * loading, so a text cannot go stale. A call is kept by its key and values when the values are
+ * plain strings, numbers and booleans (the catalog's interpolations and plurals); anything else
+ * (i18next options such as interpolation settings) goes to i18next each time.
  */
 function memoised(t: Translate): Translate {
   const texts = new Map<string, string>();
-  const lookup = (key: string | string[], options?: unknown): unknown => {
-    if (options !== undefined || typeof key !== 'string') return (t as (key: unknown, options?: unknown) => unknown)(key, options);
-    let text = texts.get(key);
+  const call = t as (key: unknown, options?: unknown) => unknown;
+  const lookup = (key: string | string[], options?: Record<string, unknown>): unknown => {
+    const id = typeof key === 'string' ? cacheKey(key, options) : undefined;
+    if (id === undefined) return call(key, options);
+    let text = texts.get(id);
     if (text === undefined) {
-      text = String(t(key));
-      texts.set(key, text);
+      text = String(call(key, options));
+      if (texts.size >= MAX_REMEMBERED) texts.clear();
+      texts.set(id, text);
     }
     return text;
   };
   return Object.assign(lookup, t) as unknown as Translate;
+}
+
+/** The key and its values as one string, or undefined when a value is not plain. */
+function cacheKey(key: string, options: Record<string, unknown> | undefined): string | undefined {
+  if (options === undefined) return key;
+  let id = key;
+  for (const name in options) {
+    const value = options[name];
+    const kind = typeof value;
+    if (kind !== 'string' && kind !== 'number' && kind !== 'boolean') return undefined;
+    // \u0000 separates; a value holding one is not kept, so ids of different calls cannot meet.
+    if (kind === 'string' && (value as string).includes('\u0000')) return undefined;
+    id += `\u0000${name}\u0000${kind === 'string' ? 's' : kind === 'number' ? 'n' : 'b'}${String(value)}`;
+  }
+  return id;
 }
 
 /** Loads the catalogs at the first call and shares them; a failed load is tried again at the next. */

@@ -121,3 +121,29 @@ describe('DEFAULT_LOCALE', () => {
     expect(() => loadConfig({ ...env, DEFAULT_LOCALE: 'de; rm' })).toThrow(/DEFAULT_LOCALE/);
   });
 });
+
+describe('the translators of loadCatalogs', () => {
+  it('answer a key without values the same every time, and still interpolate and pluralise each call with values', async () => {
+    const catalogs = await loadCatalogs(LOCALES);
+    const de = catalogs.translator('de');
+    expect(de('consent.accept')).toBe('Zugriff erlauben');
+    expect(de('consent.accept')).toBe('Zugriff erlauben');
+    expect(catalogs.translator('fr')('consent.accept')).not.toBe('Zugriff erlauben');
+    expect(de('scopes.other', { scope: 'a' })).toBe('Zugriff auf „a“');
+    expect(de('scopes.other', { scope: 'b' })).toBe('Zugriff auf „b“');
+    expect(de('consent.scopes_count', { count: 1 })).toBe('1 Berechtigung angefragt');
+    expect(de('consent.scopes_count', { count: 3 })).toBe('3 Berechtigungen angefragt');
+  });
+});
+
+describe('the translators keep texts by key and values', () => {
+  it('a value with markup is escaped the same the second time, and values that only look alike do not share a text', async () => {
+    const en = (await loadCatalogs(LOCALES)).translator('en');
+    const first = en('consent.lead', { application: '<b>Shop</b>' });
+    expect(first).toContain('&lt;b&gt;Shop&lt;/b&gt;');
+    expect(en('consent.lead', { application: '<b>Shop</b>' })).toBe(first);
+    expect(en('consent.lead', { application: 'Shop' })).not.toBe(first);
+    expect(en('scopes.other', { scope: '1' })).toBe(en('scopes.other', { scope: 1 }));
+    expect(en('scopes.other', { scope: 'a\u0000b' })).toContain('a\u0000b');
+  });
+});
