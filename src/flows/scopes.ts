@@ -11,6 +11,9 @@ export function describeScope(scope: string, t: Translate): string {
   const plain = /^[A-Za-z0-9_-]+$/.test(scope) && scope !== 'other' && !(scope in Object.prototype);
   // The page escapes the description itself (`<%= %>`), so the catalog's text comes back raw.
   const options = { interpolation: { escapeValue: false } } as const;
-  const known = plain ? t(`scopes.${scope}`, { ...options, defaultValue: '' }) : '';
-  return typeof known === 'string' && known !== '' ? known : t('scopes.other', { ...options, scope });
+  // Without options, so the translator's memo keeps it (src/http/i18n.ts); i18next answers a
+  // missing key with the key itself.
+  const key = `scopes.${scope}`;
+  const known = plain ? t(key) : key;
+  return typeof known === 'string' && known !== key ? known : t('scopes.other', { ...options, scope });
 }
