@@ -5,7 +5,7 @@ import { freePort } from '../../scripts/free-port.js';
 import { spawnWatchdog, waitUntilReady } from '../../scripts/hydra-process.js';
 import { postgresBinDir, startPostgresServer, type PostgresServer } from '../support/postgres-server.js';
 import { hasRedisServer, startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { ADMIN_TOKEN, SESSION_SECRET } from './support/app.js';
+import { ADMIN_TOKEN, adminRequest, SESSION_SECRET } from './support/app.js';
 import { describeEachHydra, hydraTargets, isCI, startHydra, type HydraInstance, type HydraTarget } from './support/hydra.js';
 import { createHydraClient, describeLanding, OAuthDriver, parseForms, type Landing, type TestClient } from './support/oauth.js';
 
@@ -81,18 +81,8 @@ async function startApp(name: string, port: number, env: Record<string, string>)
 }
 
 /** Calls an instance's /admin JSON API with the bearer token. */
-async function adminApi(on: AppProcess, method: string, urlPath: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const headers: Record<string, string> = { authorization: `Bearer ${ADMIN_TOKEN}`, accept: 'application/json' };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${on.baseUrl}${urlPath}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    redirect: 'manual',
-    signal: AbortSignal.timeout(15_000),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (res.headers.get('content-type') ?? '').includes('json') && text !== '' ? JSON.parse(text) : text };
+function adminApi(on: AppProcess, method: string, urlPath: string, body?: unknown) {
+  return adminRequest(on.baseUrl, method, urlPath, body);
 }
 
 /**

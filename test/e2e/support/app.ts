@@ -48,6 +48,23 @@ async function listen(server: Server): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
+/** Calls the /admin JSON API of the app at `baseUrl` with the bearer token; parses JSON bodies. */
+export async function adminRequest(baseUrl: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any; headers: Headers }> {
+  const headers: Record<string, string> = { authorization: `Bearer ${ADMIN_TOKEN}`, accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    redirect: 'manual',
+    signal: AbortSignal.timeout(15_000),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  if ((res.headers.get('content-type') ?? '').includes('json') && text !== '') parsed = JSON.parse(text);
+  return { status: res.status, body: parsed, headers: res.headers };
+}
+
 export interface StackOptions {
   /** Which Hydra (default v2.3.0); the app gets its HYDRA_API_VERSION. */
   hydra?: HydraRelease & { bin?: string };
@@ -106,21 +123,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         await previous.redis?.close();
       },
       driver: () => new OAuthDriver({ hydraPublicUrl: h.publicUrl, appBaseUrl: baseUrl }),
-      admin: async (method, path, body) => {
-        const headers: Record<string, string> = { authorization: `Bearer ${ADMIN_TOKEN}`, accept: 'application/json' };
-        if (body !== undefined) headers['content-type'] = 'application/json';
-        const res = await fetch(`${baseUrl}${path}`, {
-          method,
-          headers,
-          body: body === undefined ? undefined : JSON.stringify(body),
-          redirect: 'manual',
-          signal: AbortSignal.timeout(15_000),
-        });
-        const text = await res.text();
-        let parsed: unknown = text;
-        if ((res.headers.get('content-type') ?? '').includes('json') && text !== '') parsed = JSON.parse(text);
-        return { status: res.status, body: parsed, headers: res.headers };
-      },
+      admin: (method, path, body) => adminRequest(baseUrl, method, path, body),
       stop: async () => {
         await closeServer(server);
         await app.deps.redis?.close();
