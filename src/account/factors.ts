@@ -57,20 +57,19 @@ export function factorRoutes(deps: AppDeps, pages: ReturnType<typeof pageRoutes>
   const base = `${config.basePath}/account/factors`;
   const current = (res: Response) => res.locals.account as Account;
   const by = (req: Request): AuditContext => ({ actor: 'user', ip: req.ip });
-  const reauthAfterMs = (config.account?.reauthAfter ?? 15 * 60) * 1000;
+  const reauthAfterMs = (config.account?.reauthAfter ?? 0) * 1000;
   const reauthUrl = `${config.basePath}/account/login?return_to=/factors&reauth=1`;
   const recent = (req: Request) => Date.now() - (req.session.account?.verifiedAt ?? 0) <= reauthAfterMs;
 
-  /** A change asked on an old sign-in: Hydra asks again, then this page. True when it was sent there. */
-  function reauthenticate(req: Request, res: Response): boolean {
-    if (recent(req)) return false;
+  /** Before every route that changes factors: an old sign-in goes to Hydra to be asked again, then back to this page. */
+  const recentSignIn: RequestHandler = (req, res, next) => {
+    if (recent(req)) return next();
     if (req.accepts(['html', 'json']) === 'json') {
       res.status(403).json({ error: 'reauthentication_required', error_description: 'Sign in again to change your second factors.', redirect_to: reauthUrl });
     } else {
       res.redirect(303, reauthUrl);
     }
-    return true;
-  }
+  };
 
   const list: RequestHandler = async (req, res) => {
     const account = current(res);
@@ -106,7 +105,6 @@ export function factorRoutes(deps: AppDeps, pages: ReturnType<typeof pageRoutes>
   }
 
   const startTotp: RequestHandler = async (req, res) => {
-    if (reauthenticate(req, res)) return;
     const account = current(res);
     const enrolment = await mfa.beginTotp(account.id, account.email);
     req.session.pendingTotp = enrolment.sealed;
@@ -114,7 +112,6 @@ export function factorRoutes(deps: AppDeps, pages: ReturnType<typeof pageRoutes>
   };
 
   const confirmTotp: RequestHandler = async (req, res) => {
-    if (reauthenticate(req, res)) return;
     const account = current(res);
     const sealed = req.session.pendingTotp;
     if (!sealed) throw factorError(400, 'There is no authenticator app being set up. Start again.', 'no_totp');
@@ -136,13 +133,11 @@ export function factorRoutes(deps: AppDeps, pages: ReturnType<typeof pageRoutes>
   }
 
   const regenerateCodes: RequestHandler = async (req, res) => {
-    if (reauthenticate(req, res)) return;
     if ((await factors.list(current(res).id)).length === 0) throw factorError(409, 'Add an authenticator app first: recovery codes stand in for it.', 'no_factor_yet');
     await showCodes(req, res);
   };
 
   const remove: RequestHandler = async (req, res) => {
-    if (reauthenticate(req, res)) return;
     const id = readString(req.body?.factor) ?? '';
     if (!(await factors.remove(current(res).id, id, by(req)))) throw factorError(404, 'There is no such factor.', 'no_such_factor');
     res.redirect(303, `${base}?done=removed`);
@@ -150,7 +145,6 @@ export function factorRoutes(deps: AppDeps, pages: ReturnType<typeof pageRoutes>
 
   // Passkeys: options (the challenge kept in this session), then the browser's answer.
   const passkeyOptions: RequestHandler = async (req, res) => {
-    if (reauthenticate(req, res)) return;
     const options = await passkeys.registrationOptions(current(res));
     req.session.passkeyChallenge = options.challenge;
     await saveSession(req);
@@ -158,7 +152,6 @@ export function factorRoutes(deps: AppDeps, pages: ReturnType<typeof pageRoutes>
   };
 
   const registerPasskey: RequestHandler = async (req, res) => {
-    if (reauthenticate(req, res)) return;
     const expected = req.session.passkeyChallenge;
     delete req.session.passkeyChallenge;
     if (!expected) throw factorError(400, 'There is no passkey being added. Start again.', 'no_passkey');
@@ -169,5 +162,5 @@ export function factorRoutes(deps: AppDeps, pages: ReturnType<typeof pageRoutes>
     res.json({ redirect_to: `${base}?done=passkey-added` });
   };
 
-  return { list, startTotp, confirmTotp, regenerateCodes, remove, passkeyOptions, registerPasskey };
+  return { list, recentSignIn, startTotp, confirmTotp, regenerateCodes, remove, passkeyOptions, registerPasskey };
 }

@@ -94,12 +94,14 @@ export function accountRouter(deps: AppDeps): Router {
     if (deps.factors && config.mfa.mode !== 'off') {
       const factors = factorRoutes(deps, pages);
       router.get('/factors', signed, factors.list);
-      router.get('/factors/totp', signed, factors.startTotp);
-      router.post('/factors/totp', signed, factors.confirmTotp);
-      router.post('/factors/recovery-codes', signed, factors.regenerateCodes);
-      router.post('/factors/remove', signed, factors.remove);
-      router.post('/factors/passkey/options', signed, factors.passkeyOptions);
-      router.post('/factors/passkey', signed, factors.registerPasskey);
+      // Every change needs a recent sign-in at Hydra (ACCOUNT_REAUTH_AFTER).
+      const change = [signed, factors.recentSignIn];
+      router.get('/factors/totp', ...change, factors.startTotp);
+      router.post('/factors/totp', ...change, factors.confirmTotp);
+      router.post('/factors/recovery-codes', ...change, factors.regenerateCodes);
+      router.post('/factors/remove', ...change, factors.remove);
+      router.post('/factors/passkey/options', ...change, factors.passkeyOptions);
+      router.post('/factors/passkey', ...change, factors.registerPasskey);
     }
   }
   return router;
