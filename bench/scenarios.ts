@@ -38,8 +38,10 @@ export interface Scenario {
   main(target: RunningTarget, pools: Pools): LoadSpec;
   /** Runs after each fresh process is verified, before its load (e.g. seeds its database). */
   prepare?(target: RunningTarget, pools: Pools): Promise<void>;
-  /** The run fails when there are more unexpected answers than this share of the sequences sent (a sequence that goes wrong at all counts once or more). */
+  /** The run fails when more than this share of the sequences sent went wrong. */
   maxUnexpectedShare?: number;
+  /** Sequences that went wrong, from the scenario's own counters (default: every unexpected answer counts as one). */
+  failedSequences?(notes: Record<string, number>): number;
   /** A second load run alongside the measured one, at a fixed rate. */
   background?: { title: string; rate: number; connections: number; load(target: RunningTarget, pools: Pools): LoadSpec };
 }
@@ -136,6 +138,7 @@ export function scenarios(hashRate: number, secondFactor?: { prepare(target: Run
       main: secondFactorLoad,
       ...(secondFactor ? { prepare: secondFactor.prepare } : {}),
       maxUnexpectedShare: 0.5,
+      failedSequences: (notes) => (notes.passwordStepFailed ?? 0) + (notes.codeRefused ?? 0),
     },
   ];
 }

@@ -40,8 +40,10 @@ export interface SecondFactorStats {
   signIns: number;
   /** Password POSTs not answered 200 with the code form's state cookie. */
   passwordStepFailed: number;
-  /** Code POSTs not answered 302 to Hydra (a refused code, an expired state, …). */
+  /** Code POSTs after a good password step not answered 302 to Hydra (a refused code, an expired state, …). */
   codeRefused: number;
+  /** Code POSTs sent after a failed password step (autocannon sends the whole sequence): failed with it. */
+  codeAfterFailedPassword: number;
   /** Sign-ins that found no account with a usable step free (each then ends in a refused code). */
   poolExhausted: number;
   /** Latency of the code POSTs alone, ms (autocannon's histogram mixes both steps). */
@@ -89,14 +91,18 @@ export async function seedSecondFactorAccounts(target: RunningTarget, mfaEncrypt
       const account = await store.getByEmail(email);
       if (!account) throw new Error(`seeding: ${email} was not created`);
       // The previous step's code confirms: it is within the ±1 window, and it leaves this step free.
-      const confirmAt = Date.now() - STEP_MS;
+      // A step that ends between making the code and checking it puts the code two steps back:
+      // then once more, with the code of the step before the new one.
       const enrolment = await mfa.beginTotp(account.id, email);
-      if (!(await mfa.confirmTotp(account.id, enrolment.sealed, totpCode(enrolment.secret, confirmAt), 'bench', by))) {
-        throw new Error(`seeding: the confirming code for ${email} was refused`);
-      }
+      const confirm = async () => {
+        const at = Date.now() - STEP_MS;
+        return (await mfa.confirmTotp(account.id, enrolment.sealed, totpCode(enrolment.secret, at), 'bench', by)) ? at : undefined;
+      };
+      const confirmAt = (await confirm()) ?? (await confirm());
+      if (confirmAt === undefined) throw new Error(`seeding: the confirming code for ${email} was refused`);
       accounts.push({ email, secret: enrolment.secret, lastStep: Math.floor(confirmAt / STEP_MS), busy: false });
     }
-    return { accounts, stats: { signIns: 0, passwordStepFailed: 0, codeRefused: 0, poolExhausted: 0, codeLatencyMs: [] } };
+    return { accounts, stats: { signIns: 0, passwordStepFailed: 0, codeRefused: 0, codeAfterFailedPassword: 0, poolExhausted: 0, codeLatencyMs: [] } };
   } finally {
     await store.close();
     // better-sqlite3 is synchronous: the seeding held this event loop, so keep-alive sockets the
@@ -153,6 +159,7 @@ interface FlowContext {
   pair?: CsrfPair;
   cookie?: string;
   csrf?: string;
+  passwordOk?: boolean;
   sentAt?: number;
 }
 
@@ -189,7 +196,8 @@ export function secondFactorLoad(target: RunningTarget, pools: Pools): LoadSpec 
     onResponse(status, body, raw, headers) {
       const context = raw as FlowContext;
       const set = setCookies(headers);
-      if (status !== 200 || !set.some((line) => line.startsWith('hlc_login_mfa='))) stats.passwordStepFailed++;
+      context.passwordOk = status === 200 && set.some((line) => line.startsWith('hlc_login_mfa='));
+      if (!context.passwordOk) stats.passwordStepFailed++;
       context.cookie = mergeCookies(context.pair!.cookie, set);
       context.csrf = csrfTokenOf(body) ?? context.pair!.token;
     },
@@ -211,7 +219,9 @@ export function secondFactorLoad(target: RunningTarget, pools: Pools): LoadSpec 
       const context = raw as FlowContext;
       stats.codeLatencyMs.push(performance.now() - context.sentAt!);
       const [location = ''] = header(headers, 'location');
-      if (status !== 302 || !location.startsWith(HYDRA_PUBLIC)) stats.codeRefused++;
+      // The code POST after a failed password step fails too: that sign-in is counted once, above.
+      if (!context.passwordOk) stats.codeAfterFailedPassword++;
+      else if (status !== 302 || !location.startsWith(HYDRA_PUBLIC)) stats.codeRefused++;
       context.account!.busy = false;
     },
   };
@@ -221,12 +231,13 @@ export function secondFactorLoad(target: RunningTarget, pools: Pools): LoadSpec 
     expect: [200, 302],
     stats: {
       reset() {
-        Object.assign(stats, { signIns: 0, passwordStepFailed: 0, codeRefused: 0, poolExhausted: 0, codeLatencyMs: [] });
+        Object.assign(stats, { signIns: 0, passwordStepFailed: 0, codeRefused: 0, codeAfterFailedPassword: 0, poolExhausted: 0, codeLatencyMs: [] });
       },
       read: () => ({
         signIns: stats.signIns,
         passwordStepFailed: stats.passwordStepFailed,
         codeRefused: stats.codeRefused,
+        codeAfterFailedPassword: stats.codeAfterFailedPassword,
         poolExhausted: stats.poolExhausted,
         codeP50Ms: Math.round(percentile(stats.codeLatencyMs, 50)),
         codeP99Ms: Math.round(percentile(stats.codeLatencyMs, 99)),

@@ -22,7 +22,7 @@ import { requestLogger } from './http/logging.js';
 import { countResponses, metricsRoute } from './http/metrics.js';
 import { deviceLimits, loginLimits } from './http/rate-limit.js';
 import { noStore, securityHeaders } from './http/security.js';
-import { ejsViews } from './http/views.js';
+import { ejsViews, endRenderedPages } from './http/views.js';
 import type { Metrics } from './metrics.js';
 import type { RedisConnection } from './redis.js';
 import type { AccountStore } from './users/accounts.js';
@@ -70,6 +70,7 @@ export function createApp(deps: AppDeps) {
   app.engine('ejs', ejsViews(views, { compileDebug: !config.production, cache: true }));
   app.set('view engine', 'ejs');
   app.set('view cache', true);
+  endRenderedPages(app);
   // Flow pages are no-store and unique (CSRF token): an ETag is a SHA-1 of every page for nothing.
   app.set('etag', false);
   app.locals.base = config.basePath;

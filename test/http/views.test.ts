@@ -4,7 +4,7 @@ import path from 'node:path';
 import express from 'express';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ejsViews } from '../../src/http/views.js';
+import { ejsViews, endRenderedPages } from '../../src/http/views.js';
 
 let dirs: string[] = [];
 afterEach(async () => {
@@ -131,5 +131,62 @@ describe('ejsViews (stock EJS, cache warmed before the first render)', () => {
     const res = await request(appFor(root)).get('/page').query({ name: 'original' });
     expect(res.status).toBe(200);
     expect(res.text).toBe('changed|original|undefined');
+  });
+});
+
+describe('endRenderedPages (a rendered page is answered with res.end, not res.send)', () => {
+  function pagesApp(root: string) {
+    const app = express();
+    app.set('views', root);
+    app.engine('ejs', ejsViews(root, { compileDebug: false, cache: true }));
+    app.set('view engine', 'ejs');
+    endRenderedPages(app);
+    app.get('/page', (req, res) => {
+      res.render('page', { n: Number(req.query.n ?? 1) });
+    });
+    app.get('/typed', (_req, res) => {
+      res.type('application/xhtml+xml').render('page', { n: 1 });
+    });
+    app.get('/callback', (_req, res) => {
+      res.render('page', { n: 2 }, (err, html) => res.type('text').send(`callback:${err ? 'error' : html}`));
+    });
+    app.get('/broken', (_req, res) => {
+      res.render('broken');
+    });
+    app.use(((err, _req, res, _next) => {
+      res.status(500).type('text').send(`handled: ${(err as Error).message.split('\n')[0]}`);
+    }) as express.ErrorRequestHandler);
+    return app;
+  }
+
+  it('sends a large page whole, as HTML, with its Content-Length in bytes', async () => {
+    // 3000 × "é" is 6000 bytes: past the size at which res.send would copy it into a Buffer.
+    const root = await viewsDir({ 'page.ejs': '<p><%= "é".repeat(1000 * n) %></p>', 'broken.ejs': '<%= missing.name %>' });
+    const res = await request(pagesApp(root)).get('/page').query({ n: 3 });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(res.headers['content-length']).toBe(String(Buffer.byteLength(`<p>${'é'.repeat(3000)}</p>`)));
+    expect(res.text).toBe(`<p>${'é'.repeat(3000)}</p>`);
+  });
+
+  it('keeps a Content-Type set before, leaves a callback its answer, and sends a render error to the error handler', async () => {
+    const root = await viewsDir({ 'page.ejs': '<p><%= n %></p>', 'broken.ejs': '<%= missing.name %>' });
+    const app = pagesApp(root);
+    const typed = await request(app).get('/typed');
+    expect(typed.headers['content-type']).toMatch(/^application\/xhtml\+xml/);
+    expect(typed.text).toBe('<p>1</p>');
+    const callback = await request(app).get('/callback');
+    expect(callback.text).toBe('callback:<p>2</p>');
+    const broken = await request(app).get('/broken');
+    expect(broken.status).toBe(500);
+    expect(broken.text).toMatch(/^handled: .*missing/);
+  });
+
+  it('answers HEAD with the headers only', async () => {
+    const root = await viewsDir({ 'page.ejs': '<p><%= n %></p>' });
+    const res = await request(pagesApp(root)).head('/page');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(res.text ?? '').toBe('');
   });
 });

@@ -69,6 +69,15 @@ describe.each(['v1', 'v2'] as const)('Hydra admin client, %s layout', (version: 
       });
     });
 
+    it('keeps the fields its shape check does not name (newer Hydras add some)', async () => {
+      const client = { client_id: 'demo-client', client_name: 'Demo', tenant_note: 'kept' } as OAuth2Client;
+      const challenge = fake.addLoginRequest({ client, ...{ extra_field: { nested: [1, 2] } } });
+      const request = (await hydra.getLoginRequest(challenge)) as unknown as Record<string, unknown> & { client: Record<string, unknown> };
+      expect(request.extra_field).toEqual({ nested: [1, 2] });
+      expect(request.client.tenant_note).toBe('kept');
+      expect(request.client.client_id).toBe('demo-client');
+    });
+
     it('accepts with only the fields this Hydra version knows', async () => {
       const challenge = fake.addLoginRequest();
       const { redirect_to } = await hydra.acceptLoginRequest(challenge, {
