@@ -157,11 +157,11 @@ export function markdown(summaries: Summary[], ratioList: Ratio[], goalList: Goa
     for (const g of goalList) lines.push(`| ${g.goal} | ${fmt(g.value, 2)} | ${g.limit} | ${g.pass ? 'met' : 'NOT met'} |`);
     // The p99 limits are absolute milliseconds: show what this machine gives the reference, and
     // the floor a closed loop sets (each connection waits for its answer: latency ≥ connections ÷ req/s).
-    for (const s of connections ? summaries.filter((x) => x.scenario === 'login-render') : []) {
-      lines.push('');
-      lines.push(
-        `Login render, ${s.target}: p99 ${fmt(s.p99, 0)} ms; ${connections} connections at ${fmt(s.reqPerSec, 0)} req/s put the mean latency at ${fmt(((connections ?? 0) / s.reqPerSec) * 1000, 0)} ms.`,
-      );
+    if (connections) {
+      for (const s of summaries.filter((x) => x.scenario === 'login-render')) {
+        const meanMs = (connections / s.reqPerSec) * 1000;
+        lines.push('', `Login render, ${s.target}: p99 ${fmt(s.p99, 0)} ms; ${connections} connections at ${fmt(s.reqPerSec, 0)} req/s put the mean latency at ${fmt(meanMs, 0)} ms.`);
+      }
     }
   }
   return lines.join('\n');

@@ -50,6 +50,8 @@ export interface SecondFactorStats {
   codeLatencyMs: number[];
 }
 
+const zeroStats = (): SecondFactorStats => ({ signIns: 0, passwordStepFailed: 0, codeRefused: 0, codeAfterFailedPassword: 0, poolExhausted: 0, codeLatencyMs: [] });
+
 export interface SecondFactorPool {
   accounts: SecondFactorAccount[];
   stats: SecondFactorStats;
@@ -102,7 +104,7 @@ export async function seedSecondFactorAccounts(target: RunningTarget, mfaEncrypt
       if (confirmAt === undefined) throw new Error(`seeding: the confirming code for ${email} was refused`);
       accounts.push({ email, secret: enrolment.secret, lastStep: Math.floor(confirmAt / STEP_MS), busy: false });
     }
-    return { accounts, stats: { signIns: 0, passwordStepFailed: 0, codeRefused: 0, codeAfterFailedPassword: 0, poolExhausted: 0, codeLatencyMs: [] } };
+    return { accounts, stats: zeroStats() };
   } finally {
     await store.close();
     // better-sqlite3 is synchronous: the seeding held this event loop, so keep-alive sockets the
@@ -231,7 +233,7 @@ export function secondFactorLoad(target: RunningTarget, pools: Pools): LoadSpec 
     expect: [200, 302],
     stats: {
       reset() {
-        Object.assign(stats, { signIns: 0, passwordStepFailed: 0, codeRefused: 0, codeAfterFailedPassword: 0, poolExhausted: 0, codeLatencyMs: [] });
+        Object.assign(stats, zeroStats());
       },
       read: () => ({
         signIns: stats.signIns,

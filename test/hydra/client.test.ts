@@ -71,7 +71,9 @@ describe.each(['v1', 'v2'] as const)('Hydra admin client, %s layout', (version: 
 
     it('keeps the fields its shape check does not name (newer Hydras add some)', async () => {
       const client = { client_id: 'demo-client', client_name: 'Demo', tenant_note: 'kept' } as OAuth2Client;
-      const challenge = fake.addLoginRequest({ client, ...{ extra_field: { nested: [1, 2] } } });
+      // Through a variable: a field LoginRequest does not know is what this test sends.
+      const withUnknownField = { client, extra_field: { nested: [1, 2] } };
+      const challenge = fake.addLoginRequest(withUnknownField);
       const request = (await hydra.getLoginRequest(challenge)) as unknown as Record<string, unknown> & { client: Record<string, unknown> };
       expect(request.extra_field).toEqual({ nested: [1, 2] });
       expect(request.client.tenant_note).toBe('kept');
