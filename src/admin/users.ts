@@ -220,6 +220,11 @@ interface RevokeFailure {
   reason: ReturnType<typeof describeError>;
 }
 
+/** The outcome of a promise, fulfilled or rejected, without throwing. */
+function settled<T>(promise: Promise<T>): Promise<PromiseSettledResult<T>> {
+  return promise.then((value) => ({ status: 'fulfilled', value }), (reason: unknown) => ({ status: 'rejected', reason }));
+}
+
 const SESSION_NAMES = { consent: 'consent sessions', login: 'login sessions' } as const;
 
 /** The API's (and the log's) English sentence for a RevokeFailure. */
@@ -294,10 +299,10 @@ export function userRoutes(deps: AppDeps): Router {
    */
   async function revokeAtHydra(req: Request, account: Account, what: 'disabled' | 'deleted'): Promise<RevokeFailure | undefined> {
     const { subject } = account;
-    const [consent, login] = await Promise.allSettled([
-      hydra.revokeConsentSessions({ subject, all: true }),
-      hydra.revokeAuthenticationSession(subject),
-    ]);
+    // One after the other: Hydra on SQLite answers two revocations of one subject that race
+    // each other with "Unable to serialize access due to a concurrent update".
+    const consent = await settled(hydra.revokeConsentSessions({ subject, all: true }));
+    const login = await settled(hydra.revokeAuthenticationSession(subject));
     const failed: Array<[string, unknown]> = [];
     if (consent.status === 'rejected') failed.push(['consent sessions', consent.reason]);
     if (login.status === 'rejected') failed.push(['login sessions', login.reason]);

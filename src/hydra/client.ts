@@ -269,7 +269,7 @@ export function createHydraAdmin(options: HydraAdminOptions) {
         await send(operation, call);
       } catch (err) {
         if (!(RETRIED_ONCE.has(operation) && err instanceof HydraError && err.status >= 500)) throw err;
-        // Revoking sessions is the same request however often it is sent; Hydra v1.11 on SQLite
+        // Revoking sessions is the same request however often it is sent; Hydra on SQLite
         // answers a revocation racing another write with a 500 now and then. Once more, shortly after.
         await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
         await send(operation, call);

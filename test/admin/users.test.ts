@@ -213,6 +213,16 @@ describe('users JSON API', () => {
     expect((await api(t.app).patch(`/admin/users/${id}`, { disabled: 'yes' })).status).toBe(400);
   });
 
+  it('revokes the consent sessions, then the login sessions: never both at once (Hydra on SQLite refuses the race)', async () => {
+    const created = await api(t.app).post('/admin/users', { email: email('seq'), password: PASSWORD });
+    const { id, subject } = created.body as { id: string; subject: string };
+    t.hydra.setLatency(40);
+    expect((await api(t.app).patch(`/admin/users/${id}`, { disabled: true })).status).toBe(200);
+    const revoking = t.hydra.calls.filter((call) => call.method === 'DELETE' && call.query.subject === subject);
+    expect(revoking.map((call) => call.path)).toEqual(['/admin/oauth2/auth/sessions/consent', '/admin/oauth2/auth/sessions/login']);
+    expect(revoking.map((call) => call.concurrent)).toEqual([0, 0]);
+  });
+
   it('disables with PATCH {"disabled": true}: Hydra revokes consent and login sessions; sign-in fails like a wrong password', async () => {
     const address = email('dis');
     const created = await api(t.app).post('/admin/users', { email: address, password: PASSWORD });

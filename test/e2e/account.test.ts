@@ -176,7 +176,7 @@ describeEachHydra(targets, 'the account area in chromium against a real Hydra', 
     await page.waitForURL((url) => url.pathname === '/account');
     expect(await authorizeLandsOn(page)).toBe('callback'); // remembered
 
-    // Hydra v1.11 answers a revocation 500 now and then; the app's Hydra client sends it once more.
+    // Hydra on SQLite answers a revocation 500 now and then; the app sends the two one after the other, each once more on a 5xx.
     const disabled = await s.stack.admin('PATCH', `/admin/users/${userId}`, { disabled: true });
     expect(disabled.status, JSON.stringify(disabled.body)).toBe(200);
     // No remembered session lets them back in: Hydra asks again, and the password is refused.

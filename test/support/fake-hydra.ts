@@ -39,6 +39,8 @@ export interface RecordedCall {
   /** Parsed JSON, a form as an object, the raw text when it did not parse, or undefined when empty. */
   body: unknown;
   headers: IncomingHttpHeaders;
+  /** How many earlier calls were still unanswered when this one arrived. */
+  concurrent: number;
 }
 
 /** One accept or reject: the challenge and the body as the client sent it. */
@@ -254,6 +256,7 @@ export async function startFakeHydra(options: FakeHydraOptions = {}): Promise<Fa
     loginSessionsRevoked: [], tokensDeletedFor: [], flushed: [],
   };
   let latency = 0;
+  let inFlight = 0;
   let fault: FakeHydraFault = 'none';
 
   // v2.2+ challenges are long AEAD strings (§4 "Size"); v1 ones are 32 hex digits.
@@ -875,7 +878,9 @@ export async function startFakeHydra(options: FakeHydraOptions = {}): Promise<Fa
       const values = url.searchParams.getAll(key);
       query[key] = values.length === 1 ? (values[0] ?? '') : values;
     }
-    calls.push({ method, path: url.pathname, query, body: parsed.body, headers: req.headers });
+    calls.push({ method, path: url.pathname, query, body: parsed.body, headers: req.headers, concurrent: inFlight });
+    inFlight += 1;
+    res.once('close', () => (inFlight -= 1));
 
     if (latency > 0) await new Promise((resolve) => setTimeout(resolve, latency));
     if (fault === 'hang' || res.destroyed) return; // close() destroys the socket
