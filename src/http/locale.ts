@@ -25,7 +25,7 @@ const TAG = /^[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*$/;
 
 /** The first of `candidates` with a catalog: exactly (any case), else its base language. */
 export function matchLocale(candidates: Iterable<string | undefined>, supported: readonly string[]): string | undefined {
-  const byLower = new Map(supported.map((lang) => [lang.toLowerCase(), lang]));
+  const byLower = lowerCased(supported);
   for (const candidate of candidates) {
     if (candidate === undefined || !TAG.test(candidate)) continue;
     const tag = candidate.toLowerCase();
@@ -33,6 +33,15 @@ export function matchLocale(candidates: Iterable<string | undefined>, supported:
     if (match) return match;
   }
   return undefined;
+}
+
+/** Each list of supported languages by lower-cased tag, made once: negotiation runs on every page. */
+const LOWER_CASED = new WeakMap<readonly string[], ReadonlyMap<string, string>>();
+
+function lowerCased(supported: readonly string[]): ReadonlyMap<string, string> {
+  let byLower = LOWER_CASED.get(supported);
+  if (!byLower) LOWER_CASED.set(supported, (byLower = new Map(supported.map((lang) => [lang.toLowerCase(), lang]))));
+  return byLower;
 }
 
 /** `ui_locales` as OpenID Connect Core §3.1.2.1 sends it: space-separated tags, in preference order. Hydra's oidc_context has it as a list. */
@@ -131,8 +140,26 @@ function applyLocale(res: Response, catalogs: Catalogs, lang: string): void {
 
 interface Negotiation {
   catalogs: Catalogs;
-  /** Steps 3–5, already read from the request: the cookie, Accept-Language, the default. */
-  rest: string[];
+  /** Steps 3–5, already read from the request (the cookie, Accept-Language, the default); unset until negotiateLocale ran. */
+  rest?: string[];
+}
+
+/**
+ * Each response's catalogs and negotiation. Kept beside res.locals, not in it: what res.locals
+ * holds is copied into every template and include of the page.
+ */
+const negotiations = new WeakMap<Response, Negotiation>();
+
+/** The switcher's choices, made once per set of catalogs: each language named in itself. */
+const SWITCHER_LANGUAGES = new WeakMap<Catalogs, ReadonlyArray<{ code: string; name: string }>>();
+
+function switcherLanguages(catalogs: Catalogs): ReadonlyArray<{ code: string; name: string }> {
+  let languages = SWITCHER_LANGUAGES.get(catalogs);
+  if (!languages) {
+    languages = catalogs.languages.map((code) => ({ code, name: catalogs.translator(code)('language.name') }));
+    SWITCHER_LANGUAGES.set(catalogs, languages);
+  }
+  return languages;
 }
 
 /**
@@ -142,7 +169,7 @@ interface Negotiation {
 export function catalogsReady(catalogs: () => Promise<Catalogs>): RequestHandler {
   return async (_req, res, next) => {
     const loaded = await catalogs();
-    res.locals.catalogs = loaded;
+    negotiations.set(res, { catalogs: loaded });
     applyLocale(res, loaded, 'en');
     next();
   };
@@ -154,16 +181,16 @@ export function catalogsReady(catalogs: () => Promise<Catalogs>): RequestHandler
  */
 export function negotiateLocale(config: Pick<Config, 'defaultLocale' | 'basePath'>): RequestHandler {
   return (req, res, next) => {
-    const catalogs = res.locals.catalogs as Catalogs;
-    const negotiation: Negotiation = { catalogs, rest: laterSources(req, config.defaultLocale) };
-    res.locals.negotiation = negotiation;
+    const negotiation = negotiations.get(res)!;
+    const { catalogs } = negotiation;
+    negotiation.rest = laterSources(req, config.defaultLocale);
     applyLocale(res, catalogs, matchLocale(negotiation.rest, catalogs.languages) ?? 'en');
     // The switcher reloads the page it is on: only a GET can be reloaded (a form's answer cannot).
     if (req.method === 'GET') {
       res.locals.languageSwitch = {
         action: `${config.basePath}/language`,
         returnTo: req.originalUrl,
-        languages: catalogs.languages.map((code) => ({ code, name: catalogs.translator(code)('language.name') })),
+        languages: switcherLanguages(catalogs),
       };
     }
     next();
@@ -178,8 +205,8 @@ function laterSources(req: Request, defaultLocale: string): string[] {
 
 /** Steps 1–2 from Hydra's request, ahead of what negotiateLocale read; returns the language chosen. */
 export function useLocale(res: Response, first: readonly (string | undefined)[]): string {
-  const negotiation = res.locals.negotiation as Negotiation | undefined;
-  if (!negotiation) return String(res.locals.lang ?? 'en');
+  const negotiation = negotiations.get(res);
+  if (!negotiation?.rest) return String(res.locals.lang ?? 'en');
   const lang = matchLocale([...first, ...negotiation.rest], negotiation.catalogs.languages) ?? 'en';
   applyLocale(res, negotiation.catalogs, lang);
   return lang;
@@ -197,7 +224,7 @@ export function translator(res: Response): Translate {
  */
 export function languageSwitch(config: Pick<Config, 'basePath' | 'secureCookies'>): RequestHandler {
   return (req: Request, res: Response) => {
-    const catalogs = res.locals.catalogs as Catalogs;
+    const { catalogs } = negotiations.get(res)!;
     const lang = matchLocale([typeof req.query.lang === 'string' ? req.query.lang : undefined], catalogs.languages);
     if (lang) {
       res.cookie(LOCALE_COOKIE, lang, {
