@@ -1,5 +1,5 @@
 import path from 'node:path';
-import express, { type RequestHandler } from 'express';
+import express from 'express';
 import type { Store } from 'express-session';
 import type { Logger } from 'pino';
 import { accountRouter } from './account/index.js';
@@ -19,9 +19,9 @@ import { errorHandler, notFound } from './http/errors.js';
 import { lazyCatalogs } from './http/i18n.js';
 import { catalogsReady, languageSwitch, negotiateLocale } from './http/locale.js';
 import { requestLogger } from './http/logging.js';
-import { countResponses, metricsRoute } from './http/metrics.js';
+import { metricsRoute } from './http/metrics.js';
 import { deviceLimits, loginLimits } from './http/rate-limit.js';
-import { noStore, securityHeaders } from './http/security.js';
+import { flowPages, securityHeaders } from './http/security.js';
 import { ejsViews, endRenderedPages } from './http/views.js';
 import type { Metrics } from './metrics.js';
 import type { RedisConnection } from './redis.js';
@@ -80,15 +80,11 @@ export function createApp(deps: AppDeps) {
   const site = express.Router();
   const catalogs = lazyCatalogs(path.join(ROOT, 'locales'));
   const csrf = csrfProtection(config);
-  const forms: RequestHandler[] = [express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: 100 })];
-  const flowPage: RequestHandler = (_req, res, next) => {
-    res.locals.flow = true;
-    next();
-  };
+  const parseForm = express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: 100 });
 
   const { metrics } = deps;
-  app.use(requestLogger(deps.logger));
-  if (metrics) app.use(countResponses(metrics));
+  // The access line, and the response count of /metrics (hlc_http_responses_total).
+  app.use(requestLogger(deps.logger, metrics && ((status) => metrics.httpResponse(status))));
   app.use(securityHeaders(config));
   // Message catalogs (locales/<lang>.json), read asynchronously before the first page; every page,
   // error pages included, starts in English.
@@ -111,7 +107,7 @@ export function createApp(deps: AppDeps) {
 
   // The flows Hydra sends the browser to: urls.login, urls.consent, urls.logout, urls.error,
   // and (Hydra v25.4+) urls.device.verification at /device, urls.device.success at /device/success.
-  site.use(['/login', '/consent', '/logout', '/device'], flowPage, noStore, ...forms, csrf);
+  site.use(['/login', '/consent', '/logout', '/device'], flowPages(parseForm, csrf));
   site.use(loginRouter(deps, loginLimits(config, deps.redis, () => metrics?.flowOutcome('login', 'rate_limited'))));
   site.use(consentRouter(deps));
   site.use(logoutRouter(deps));

@@ -122,8 +122,11 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
  * costs ~20 µs a line with REDACT_PATHS (pino walks every path, wildcards included): it goes
  * through a child logger without it. req.log, for the app's own events, keeps full redaction and
  * is only created when something logs through it.
+ *
+ * `onResponse` is told each response's status as its line is written (the metrics' response
+ * count): one listener and one middleware for both, not two of each on every request.
  */
-export function requestLogger(logger: Logger): RequestHandler {
+export function requestLogger(logger: Logger, onResponse?: (status: number) => void): RequestHandler {
   const access = logger.child({}, { redact: { paths: [], censor: REDACTED } });
   return (req, res, next) => {
     const incoming = req.headers['x-request-id'];
@@ -137,6 +140,7 @@ export function requestLogger(logger: Logger): RequestHandler {
     const start = Date.now();
     const finish = () => {
       const status = res.statusCode;
+      onResponse?.(status);
       const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
       const line: Record<string, unknown> = {
         reqId: id,

@@ -67,11 +67,3 @@ export function metricsListener(metrics: Metrics, token: string | undefined): Re
     );
   };
 }
-
-/** Counts every response by status (hlc_http_responses_total); one listener per request. */
-export function countResponses(metrics: Metrics): RequestHandler {
-  return (_req, res, next) => {
-    res.once('finish', () => metrics.httpResponse(res.statusCode));
-    next();
-  };
-}

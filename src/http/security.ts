@@ -59,3 +59,27 @@ export const noStore: RequestHandler = (_req, res, next) => {
   res.setHeader('Cache-Control', 'no-store');
   next();
 };
+
+/**
+ * What every flow page gets before its handler: marked as a flow page (res.locals.flow), no-store,
+ * its form body parsed, then CSRF. One middleware, not four: Express walks each one it mounts as
+ * its own router layer, a path match and a few allocations apiece (~2.5 µs a request each).
+ */
+export function flowPages(parseForm: RequestHandler, csrf: RequestHandler): RequestHandler {
+  return (req, res, next) => {
+    res.locals.flow = true;
+    res.setHeader('Cache-Control', 'no-store');
+    void parseForm(req, res, (err?: unknown) => {
+      if (err) {
+        next(err);
+        return;
+      }
+      // The body parser may call back after reading a body, outside Express's own try/catch.
+      try {
+        void csrf(req, res, next);
+      } catch (thrown) {
+        next(thrown);
+      }
+    });
+  };
+}
