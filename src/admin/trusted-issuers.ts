@@ -4,7 +4,7 @@ import type { AppDeps } from '../app.js';
 import type { TrustJwtGrantIssuer, TrustedJwtGrantIssuer } from '../hydra/types.js';
 import { HttpError } from '../http/errors.js';
 import { hydraCanRouteSet } from './keys.js';
-import { futureDate, validateJwk } from './validation.js';
+import { FIELD_MESSAGES, futureDate, validateJwk } from './validation.js';
 import {
   adminDate,
   adminUrl,
@@ -31,7 +31,7 @@ import {
  */
 
 const shape = z.object({
-  issuer: z.string().trim().min(1, 'is required'),
+  issuer: z.string().trim().min(1, FIELD_MESSAGES.required),
   subject: z.string().trim().optional(),
   allow_any_subject: z.boolean().optional(),
   scope: z.array(z.string().min(1)),

@@ -38,15 +38,29 @@ function isRedirectUri(value: string): boolean {
   return /^[a-z][a-z0-9+.-]*:$/i.test(url.protocol);
 }
 
+/**
+ * The field messages of these schemas that a console form words in its own language: each is the
+ * English the JSON API answers with, under its catalog key `admin.validation.<key>` (admin/view.ts).
+ */
+export const FIELD_MESSAGES = {
+  required: 'is required',
+  redirect_uri: 'must be an absolute URI without a fragment (http(s), or a custom scheme for native apps)',
+  http_url: 'must be an absolute http(s) URL',
+  origin: 'must be an origin such as https://app.example.com',
+  json_pointer: 'must be a JSON pointer such as /client_name',
+  patch_empty: 'a JSON Patch needs at least one operation',
+  sig_or_enc: 'must be sig or enc',
+} as const;
+
 /** A CORS origin: scheme://host[:port] and nothing else (Hydra rejects paths). */
 function isOrigin(value: string): boolean {
   const url = parseUrl(value);
   return url !== undefined && isHttpUrl(value) && url.origin === value.replace(/\/$/, '');
 }
 
-const redirectUri = z.string().refine(isRedirectUri, 'must be an absolute URI without a fragment (http(s), or a custom scheme for native apps)');
+const redirectUri = z.string().refine(isRedirectUri, FIELD_MESSAGES.redirect_uri);
 /** Optional links (logo, policy, ...): empty is "not set", which is how Hydra stores them. */
-const webUri = z.string().refine((value) => value === '' || isHttpUrl(value), 'must be an absolute http(s) URL');
+const webUri = z.string().refine((value) => value === '' || isHttpUrl(value), FIELD_MESSAGES.http_url);
 // Hydra answers null for fields it has no value for (v2.3: skip_logout_consent, lifespans), and a
 // client read from Hydra must go back to it unchanged: every field here also takes null.
 const opt = <T extends z.ZodType>(schema: T) => schema.nullable().optional();
@@ -66,7 +80,7 @@ export const clientSchema = z.looseObject({
   response_types: strings,
   audience: strings,
   contacts: strings,
-  allowed_cors_origins: opt(z.array(z.string().refine(isOrigin, 'must be an origin such as https://app.example.com'))),
+  allowed_cors_origins: opt(z.array(z.string().refine(isOrigin, FIELD_MESSAGES.origin))),
   request_uris: opt(z.array(webUri)),
   scope: opt(z.string()),
   owner: opt(z.string()),
@@ -89,17 +103,17 @@ export const patchSchema = z
   .array(
     z.object({
       op: z.enum(['add', 'remove', 'replace', 'move', 'copy', 'test']),
-      path: z.string().refine((path) => path === '' || path.startsWith('/'), 'must be a JSON pointer such as /client_name'),
+      path: z.string().refine((path) => path === '' || path.startsWith('/'), FIELD_MESSAGES.json_pointer),
       from: z.string().optional(),
       value: z.unknown().optional(),
     }),
   )
-  .min(1, 'a JSON Patch needs at least one operation');
+  .min(1, FIELD_MESSAGES.patch_empty);
 
 export const generateKeySchema = z.object({
-  alg: z.string().trim().min(1, 'is required'),
-  kid: z.string().trim().min(1, 'is required').max(255),
-  use: z.enum(['sig', 'enc'], 'must be sig or enc'),
+  alg: z.string().trim().min(1, FIELD_MESSAGES.required),
+  kid: z.string().trim().min(1, FIELD_MESSAGES.required).max(255),
+  use: z.enum(['sig', 'enc'], FIELD_MESSAGES.sig_or_enc),
 });
 
 /** Parameters that make a JWK private (RSA/EC/OKP `d` and friends) or a shared secret (`k`). */
@@ -203,7 +217,7 @@ function fieldKeys(key: string, values: Record<string, unknown>) {
  * value without an offset is read as UTC.
  */
 export function parseDateTime(value: unknown, name: string): string {
-  if (typeof value !== 'string' || value.trim() === '') throw new HttpError(400, `${name}: is required`, fieldKeys('required', { where: name }));
+  if (typeof value !== 'string' || value.trim() === '') throw new HttpError(400, `${name}: ${FIELD_MESSAGES.required}`, fieldKeys('required', { where: name }));
   const text = value.trim();
   const zoned = /(?:Z|[+-]\d\d:?\d\d)$/i.test(text) ? text : `${text}Z`;
   const time = Date.parse(zoned);

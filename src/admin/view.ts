@@ -4,6 +4,7 @@ import type { Page, PageRequest } from '../hydra/types.js';
 import { describeError, HttpError } from '../http/errors.js';
 import { plainText as plainTextOf, type PlainTranslate } from '../http/i18n.js';
 import { translator } from '../http/locale.js';
+import { FIELD_MESSAGES } from './validation.js';
 
 /**
  * What every admin handler shares: JSON-or-HTML, the admin layout's view model, paging and the
@@ -98,19 +99,13 @@ export function bodyObject(req: Request): Record<string, unknown> {
 }
 
 /**
- * The catalog keys (`admin.validation`, each "{{where}}: …") of the field messages that
- * ./validation.ts gives its zod schemas, by their English words: a console form shows them in its
- * language (attempt), the JSON API keeps the English. A message not listed stays English.
+ * The catalog keys (`admin.validation`, each "{{where}}: …") of ./validation.ts's field messages,
+ * by their English words: a console form shows them in its language (attempt), the JSON API keeps
+ * the English. A message not listed there stays English.
  */
-export const FIELD_MESSAGE_KEYS: Readonly<Record<string, string>> = {
-  'is required': 'admin.validation.required',
-  'must be an absolute URI without a fragment (http(s), or a custom scheme for native apps)': 'admin.validation.redirect_uri',
-  'must be an absolute http(s) URL': 'admin.validation.http_url',
-  'must be an origin such as https://app.example.com': 'admin.validation.origin',
-  'must be a JSON pointer such as /client_name': 'admin.validation.json_pointer',
-  'a JSON Patch needs at least one operation': 'admin.validation.patch_empty',
-  'must be sig or enc': 'admin.validation.sig_or_enc',
-};
+export const FIELD_MESSAGE_KEYS: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(FIELD_MESSAGES).map(([key, english]) => [english, `admin.validation.${key}`]),
+);
 
 /** One problem of a 400: where it is, its English words, and its catalog key when there is one. */
 interface FieldProblem {

@@ -251,15 +251,14 @@ describe('the admin console in German and French', () => {
 });
 
 describe('the console form messages matched by their English words', () => {
-  it('each one is still a message of src/admin/validation.ts, and has its key in every catalog', async () => {
+  it('each field message of src/admin/validation.ts has its key in every catalog', async () => {
     const { readFile } = await import('node:fs/promises');
     const path = await import('node:path');
     const { FIELD_MESSAGE_KEYS } = await import('../../src/admin/view.js');
+    const { FIELD_MESSAGES } = await import('../../src/admin/validation.js');
     const root = path.resolve(import.meta.dirname, '../..');
-    const source = await readFile(path.join(root, 'src/admin/validation.ts'), 'utf8');
+    expect(Object.keys(FIELD_MESSAGE_KEYS)).toEqual(Object.values(FIELD_MESSAGES));
     for (const [english, key] of Object.entries(FIELD_MESSAGE_KEYS)) {
-      // A reworded message would fall back to English on the pages without a word: fail here instead.
-      expect(source, english).toContain(JSON.stringify(english).slice(1, -1));
       for (const lang of ['en', 'de', 'fr']) {
         const catalog = JSON.parse(await readFile(path.join(root, `locales/${lang}.json`), 'utf8'));
         expect(key.split('.').reduce((node, part) => node?.[part], catalog), `${lang} ${key}`).toEqual(expect.any(String));
