@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { parse as parseCookies } from 'cookie';
 import csurf from 'csurf';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
@@ -39,6 +40,39 @@ declare module 'express-session' {
     csrfSecret?: string;
   }
 }
+
+const SECRET_BYTES = 18;
+const POOL_SIZE = 256;
+
+/**
+ * New secrets, made ahead. csurf makes a missing secret with a synchronous randomBytes on the
+ * request itself (tokens.secretSync); every first visit to a flow page has none. Handing csurf one
+ * from this pool, filled asynchronously a few hundred at a time, keeps that crypto off the request
+ * path. The secrets are exactly csurf's: 18 random bytes, base64url. An empty pool (a burst)
+ * returns undefined, and csurf then makes its own, as without the pool.
+ */
+export function csrfSecretPool(size = POOL_SIZE): () => string | undefined {
+  const secrets: string[] = [];
+  let filling = false;
+  const fill = () => {
+    if (filling) return;
+    filling = true;
+    randomBytes(SECRET_BYTES * size, (err, bytes) => {
+      filling = false;
+      if (err) return;
+      for (let i = 0; i < size; i++) secrets.push(bytes.toString('base64url', i * SECRET_BYTES, (i + 1) * SECRET_BYTES));
+    });
+  };
+  fill();
+  return () => {
+    const secret = secrets.pop();
+    if (secrets.length < size / 4) fill();
+    return secret;
+  };
+}
+
+/** Methods csurf does not check: a first visit without a secret gets one from the pool. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** The submitted token: the `_csrf` field, else the header API clients and scripts send. */
 function submittedToken(req: Request): string {
@@ -84,10 +118,12 @@ function occurrences(header: string, name: string): number {
  * do) rather than add cookie-parser: we must count the cookie's copies anyway, which cookie-parser
  * cannot tell, and we need neither its signed nor its JSON cookies.
  */
-export function csrfProtection(config: Config): RequestHandler {
+export function csrfProtection(config: Config, nextSecret = csrfSecretPool()): RequestHandler {
   const common = { httpOnly: true, sameSite: 'lax' as const };
-  const secure = csurf({ value: submittedToken, cookie: { ...common, key: HOST_CSRF_COOKIE, path: '/', secure: true } });
-  const plain = csurf({ value: submittedToken, cookie: { ...common, key: CSRF_COOKIE, path: config.basePath || '/' } });
+  const secureCookie = { ...common, path: '/', secure: true };
+  const plainCookie = { ...common, path: config.basePath || '/' };
+  const secure = csurf({ value: submittedToken, cookie: { ...secureCookie, key: HOST_CSRF_COOKIE } });
+  const plain = csurf({ value: submittedToken, cookie: { ...plainCookie, key: CSRF_COOKIE } });
   // An https BASE_URL means always Secure; with TRUST_PROXY but an http BASE_URL, Secure exactly
   // when the trusted proxy says the request came over https (like the session cookie's 'auto').
   const isSecure = (req: Request) => config.secureCookies || (config.trustProxy !== false && req.secure);
@@ -104,6 +140,14 @@ export function csrfProtection(config: Config): RequestHandler {
     }
     // A value of the wrong shape is not one of ours: csurf then makes a new secret (and a POST fails).
     if (cookies[name] !== undefined && !SECRET.test(cookies[name])) delete cookies[name];
+    if (cookies[name] === undefined && SAFE_METHODS.has(req.method)) {
+      // What csurf would do, with a secret from the pool: set it as the cookie it then reads.
+      const secret = nextSecret();
+      if (secret !== undefined) {
+        cookies[name] = secret;
+        res.cookie(name, secret, useSecure ? secureCookie : plainCookie);
+      }
+    }
     req.cookies = cookies;
     run(useSecure ? secure : plain, req, res, next);
   };
@@ -120,9 +164,16 @@ export function csrfProtection(config: Config): RequestHandler {
  */
 export function sessionCsrfProtection(config: Config, signedIn?: (req: Request, res: Response) => boolean): RequestHandler {
   const bound = csurf({ value: submittedToken });
-  const anonymous = csrfProtection(config);
+  const nextSecret = csrfSecretPool();
+  const anonymous = csrfProtection(config, nextSecret);
   return (req, res, next) => {
-    if (signedIn === undefined || signedIn(req, res)) run(bound, req, res, next);
-    else anonymous(req, res, next);
+    if (signedIn === undefined || signedIn(req, res)) {
+      // A session without a secret gets one from the pool, where csurf would make it synchronously.
+      if (req.session && req.session.csrfSecret === undefined) {
+        const secret = nextSecret();
+        if (secret !== undefined) req.session.csrfSecret = secret;
+      }
+      run(bound, req, res, next);
+    } else anonymous(req, res, next);
   };
 }

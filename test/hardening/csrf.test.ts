@@ -4,7 +4,7 @@ import express from 'express';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { csrfProtection, sessionCsrfProtection } from '../../src/http/csrf.js';
+import { csrfProtection, csrfSecretPool, sessionCsrfProtection } from '../../src/http/csrf.js';
 import { errorHandler } from '../../src/http/errors.js';
 import { BoundedMemoryStore, sessionMiddleware } from '../../src/http/session.js';
 import { buildTestApp, formFields, TEST_ADMIN_TOKEN, type TestApp } from '../support/test-app.js';
@@ -12,7 +12,7 @@ import { buildTestApp, formFields, TEST_ADMIN_TOKEN, type TestApp } from '../sup
 const ENV = { NODE_ENV: 'test', HYDRA_ADMIN_URL: 'http://127.0.0.1:1', SESSION_SECRET: 'test-session-secret-0123456789abcdef', LOG_LEVEL: 'silent' };
 
 /** A CSRF middleware alone: GET /form answers the token, POST /form answers "ok" when it passes. */
-function csrfApp(env: Record<string, string> = {}, mode: 'cookie' | 'session' = 'cookie') {
+function csrfApp(env: Record<string, string> = {}, mode: 'cookie' | 'session' = 'cookie', secrets?: () => string | undefined) {
   const { config } = loadConfig({ ...ENV, ...env });
   const app = express();
   app.set('trust proxy', config.trustProxy);
@@ -22,7 +22,7 @@ function csrfApp(env: Record<string, string> = {}, mode: 'cookie' | 'session' = 
   });
   app.use(express.urlencoded({ extended: false }));
   if (mode === 'session') app.use(sessionMiddleware(config, new BoundedMemoryStore()), sessionCsrfProtection(config));
-  else app.use(csrfProtection(config));
+  else app.use(csrfProtection(config, secrets));
   const site = express.Router();
   site.get('/form', (_req, res) => {
     res.json({ token: res.locals.csrfToken });
@@ -132,6 +132,46 @@ describe('cookie mode (the flow pages)', () => {
   it('accepts on another instance a token this one issued (nothing is kept server-side)', async () => {
     const { cookie, token } = await visit(app);
     expect((await post(csrfApp(), cookie, token)).status).toBe(200);
+  });
+});
+
+describe('the pool of secrets made ahead (no synchronous randomBytes on a first visit)', () => {
+  const filled = async (pool: () => string | undefined) => {
+    // The first fill is asynchronous: until it lands the pool is empty.
+    for (let i = 0; i < 100; i++) {
+      const secret = pool();
+      if (secret !== undefined) return secret;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    throw new Error('the pool never filled');
+  };
+
+  it("hands out csurf's kind of secret (18 random bytes, base64url), each once, and fills again when low", async () => {
+    const pool = csrfSecretPool(8);
+    const seen = new Set([await filled(pool)]);
+    // Draining below a quarter starts the next fill; what is left is still handed out meanwhile.
+    for (let i = 0; i < 7; i++) seen.add(pool()!);
+    expect(pool()).toBeUndefined();
+    for (let i = 0; i < 30; i++) seen.add(await filled(pool));
+    expect(seen.size).toBe(38);
+    for (const secret of seen) expect(secret).toMatch(/^[\w-]{24}$/);
+  });
+
+  it('a first visit gets the pooled secret as its cookie, once, and the page token verifies against it', async () => {
+    const secret = 'Zx9'.repeat(8);
+    const app = csrfApp({}, 'cookie', () => secret);
+    const res = await request(app).get('/form');
+    expect(setCookies(res).filter((c) => c.startsWith('hlc_csrf='))).toEqual([`hlc_csrf=${secret}; Path=/; HttpOnly; SameSite=Lax`]);
+    expect((await post(app, `hlc_csrf=${secret}`, res.body.token as string)).status).toBe(200);
+    // A POST never takes a pooled secret: without its cookie it fails, as before.
+    expect((await post(app, undefined, res.body.token as string)).status).toBe(403);
+  });
+
+  it('with the pool empty (a burst), csurf makes the secret itself and the page still works', async () => {
+    const app = csrfApp({}, 'cookie', () => undefined);
+    const { cookie, token } = await visit(app);
+    expect(cookie).toMatch(/^hlc_csrf=[\w-]{24}$/);
+    expect((await post(app, cookie, token)).status).toBe(200);
   });
 });
 
