@@ -48,8 +48,8 @@ const POOL_SIZE = 256;
  * New secrets, made ahead. csurf makes a missing secret with a synchronous randomBytes on the
  * request itself (tokens.secretSync); every first visit to a flow page has none. Handing csurf one
  * from this pool, filled asynchronously a few hundred at a time, keeps that crypto off the request
- * path. The secrets are exactly csurf's: 18 random bytes, base64url. An empty pool (a burst)
- * returns undefined, and csurf then makes its own, as without the pool.
+ * path. The secrets are exactly csurf's: 18 random bytes, base64url. An empty pool (the first
+ * visit, or a burst) returns undefined, and csurf then makes its own, as without the pool.
  */
 export function csrfSecretPool(size = POOL_SIZE): () => string | undefined {
   const secrets: string[] = [];
@@ -63,7 +63,7 @@ export function csrfSecretPool(size = POOL_SIZE): () => string | undefined {
       for (let i = 0; i < size; i++) secrets.push(bytes.toString('base64url', i * SECRET_BYTES, (i + 1) * SECRET_BYTES));
     });
   };
-  fill();
+  // Filled at first use, not when the app is built: createApp starts no work of its own.
   return () => {
     const secret = secrets.pop();
     if (secrets.length < size / 4) fill();
