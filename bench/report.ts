@@ -18,6 +18,8 @@ export interface Summary {
   reqPerSec: number;
   p50: number;
   p99: number;
+  /** The p99 of each round, in round order (the goals count the rounds that met theirs). */
+  p99PerRound: number[];
   cpuMsPerReq: number;
   peakRssMB: number;
   hydraCallsPerReq: number;
@@ -44,7 +46,11 @@ export interface Goal {
   value: number;
   limit: string;
   pass: boolean;
+  /** How many single rounds met the goal: the median hides how close a call it was on a noisy machine. */
+  rounds: { met: number; of: number };
 }
+
+const counted = (values: number[], meets: (value: number) => boolean) => ({ met: values.filter(meets).length, of: values.length });
 
 export function summarise(runs: RunMetrics[], scenarios: Scenario[]): Summary[] {
   const out: Summary[] = [];
@@ -63,6 +69,7 @@ export function summarise(runs: RunMetrics[], scenarios: Scenario[]): Summary[] 
         reqPerSec: median(mine.map((r) => r.reqPerSec)),
         p50: median(mine.map((r) => r.latencyMs.p50)),
         p99: median(mine.map((r) => r.latencyMs.p99)),
+        p99PerRound: mine.map((r) => r.latencyMs.p99),
         cpuMsPerReq: median(mine.map((r) => r.cpuMsPerReq)),
         peakRssMB: Math.max(...mine.map((r) => r.peakRssMB)),
         hydraCallsPerReq: median(mine.map((r) => r.hydraCallsPerReq)),
@@ -110,14 +117,17 @@ export function goals(summaries: Summary[], ratioList: Ratio[], target: TargetNa
   const out: Goal[] = [];
   const name = target === 'ours' ? '' : ` [${target}]`;
   const loginRatio = ratioList.find((r) => r.scenario === 'login-render' && r.of === `${target}/reference`);
+  const atLeast = (limit: number) => (value: number) => value >= limit;
+  const atMost = (limit: number) => (value: number) => value <= limit;
   if (loginRatio) {
-    out.push({ goal: `Login render req/s, ${target} ÷ reference`, value: loginRatio.median.reqPerSec, limit: '≥ 1.35', pass: loginRatio.median.reqPerSec >= 1.35 });
-    out.push({ goal: `Login render CPU ms/req, ${target} ÷ reference`, value: loginRatio.median.cpuMsPerReq, limit: '≤ 0.75', pass: loginRatio.median.cpuMsPerReq <= 0.75 });
+    const { reqPerSec, cpuMsPerReq } = loginRatio.median;
+    out.push({ goal: `Login render req/s, ${target} ÷ reference`, value: reqPerSec, limit: '≥ 1.35', pass: atLeast(1.35)(reqPerSec), rounds: counted(loginRatio.reqPerSec, atLeast(1.35)) });
+    out.push({ goal: `Login render CPU ms/req, ${target} ÷ reference`, value: cpuMsPerReq, limit: '≤ 0.75', pass: atMost(0.75)(cpuMsPerReq), rounds: counted(loginRatio.cpuMsPerReq, atMost(0.75)) });
   }
   const render = summaries.find((s) => s.scenario === 'login-render' && s.target === target);
-  if (render) out.push({ goal: `Login render p99 (ms), 50 connections${name}`, value: render.p99, limit: '≤ 50', pass: render.p99 <= 50 });
+  if (render) out.push({ goal: `Login render p99 (ms), 50 connections${name}`, value: render.p99, limit: '≤ 50', pass: atMost(50)(render.p99), rounds: counted(render.p99PerRound, atMost(50)) });
   const hashing = summaries.find((s) => s.scenario === 'render-while-hashing' && s.target === target);
-  if (hashing) out.push({ goal: `Login render p99 (ms) while logins hash${name}`, value: hashing.p99, limit: '≤ 100', pass: hashing.p99 <= 100 });
+  if (hashing) out.push({ goal: `Login render p99 (ms) while logins hash${name}`, value: hashing.p99, limit: '≤ 100', pass: atMost(100)(hashing.p99), rounds: counted(hashing.p99PerRound, atMost(100)) });
   return out;
 }
 
@@ -152,9 +162,9 @@ export function markdown(summaries: Summary[], ratioList: Ratio[], goalList: Goa
   }
   if (goalList.length > 0) {
     lines.push('');
-    lines.push('| Target (issue #7) | measured | goal | |');
-    lines.push('|---|--:|---|---|');
-    for (const g of goalList) lines.push(`| ${g.goal} | ${fmt(g.value, 2)} | ${g.limit} | ${g.pass ? 'met' : 'NOT met'} |`);
+    lines.push('| Target (issue #7) | measured (median) | goal | | rounds that met it |');
+    lines.push('|---|--:|---|---|--:|');
+    for (const g of goalList) lines.push(`| ${g.goal} | ${fmt(g.value, 2)} | ${g.limit} | ${g.pass ? 'met' : 'NOT met'} | ${g.rounds.met} of ${g.rounds.of} |`);
     // The p99 limits are absolute milliseconds: show what this machine gives the reference, and
     // the floor a closed loop sets (each connection waits for its answer: latency ≥ connections ÷ req/s).
     if (connections) {
