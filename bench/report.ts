@@ -50,7 +50,11 @@ export interface Goal {
   rounds: { met: number; of: number };
 }
 
-const counted = (values: number[], meets: (value: number) => boolean) => ({ met: values.filter(meets).length, of: values.length });
+/** One goal: its median against the limit, and how many of the rounds met the limit on their own. */
+function goal(label: string, median: number, perRound: number[], bound: '≥' | '≤', limit: number): Goal {
+  const meets = (value: number) => (bound === '≥' ? value >= limit : value <= limit);
+  return { goal: label, value: median, limit: `${bound} ${limit}`, pass: meets(median), rounds: { met: perRound.filter(meets).length, of: perRound.length } };
+}
 
 export function summarise(runs: RunMetrics[], scenarios: Scenario[]): Summary[] {
   const out: Summary[] = [];
@@ -117,17 +121,15 @@ export function goals(summaries: Summary[], ratioList: Ratio[], target: TargetNa
   const out: Goal[] = [];
   const name = target === 'ours' ? '' : ` [${target}]`;
   const loginRatio = ratioList.find((r) => r.scenario === 'login-render' && r.of === `${target}/reference`);
-  const atLeast = (limit: number) => (value: number) => value >= limit;
-  const atMost = (limit: number) => (value: number) => value <= limit;
   if (loginRatio) {
-    const { reqPerSec, cpuMsPerReq } = loginRatio.median;
-    out.push({ goal: `Login render req/s, ${target} ÷ reference`, value: reqPerSec, limit: '≥ 1.35', pass: atLeast(1.35)(reqPerSec), rounds: counted(loginRatio.reqPerSec, atLeast(1.35)) });
-    out.push({ goal: `Login render CPU ms/req, ${target} ÷ reference`, value: cpuMsPerReq, limit: '≤ 0.75', pass: atMost(0.75)(cpuMsPerReq), rounds: counted(loginRatio.cpuMsPerReq, atMost(0.75)) });
+    const { median } = loginRatio;
+    out.push(goal(`Login render req/s, ${target} ÷ reference`, median.reqPerSec, loginRatio.reqPerSec, '≥', 1.35));
+    out.push(goal(`Login render CPU ms/req, ${target} ÷ reference`, median.cpuMsPerReq, loginRatio.cpuMsPerReq, '≤', 0.75));
   }
   const render = summaries.find((s) => s.scenario === 'login-render' && s.target === target);
-  if (render) out.push({ goal: `Login render p99 (ms), 50 connections${name}`, value: render.p99, limit: '≤ 50', pass: atMost(50)(render.p99), rounds: counted(render.p99PerRound, atMost(50)) });
+  if (render) out.push(goal(`Login render p99 (ms), 50 connections${name}`, render.p99, render.p99PerRound, '≤', 50));
   const hashing = summaries.find((s) => s.scenario === 'render-while-hashing' && s.target === target);
-  if (hashing) out.push({ goal: `Login render p99 (ms) while logins hash${name}`, value: hashing.p99, limit: '≤ 100', pass: atMost(100)(hashing.p99), rounds: counted(hashing.p99PerRound, atMost(100)) });
+  if (hashing) out.push(goal(`Login render p99 (ms) while logins hash${name}`, hashing.p99, hashing.p99PerRound, '≤', 100));
   return out;
 }
 
