@@ -55,8 +55,12 @@ export function allowFormTargets(res: Response, urls: Iterable<string | undefine
 }
 
 /** Flow pages carry one-time challenges: never cache them anywhere (no-store is all HTTP/1.1 needs). */
-export const noStore: RequestHandler = (_req, res, next) => {
+function forbidCaching(res: Response): void {
   res.setHeader('Cache-Control', 'no-store');
+}
+
+export const noStore: RequestHandler = (_req, res, next) => {
+  forbidCaching(res);
   next();
 };
 
@@ -68,7 +72,7 @@ export const noStore: RequestHandler = (_req, res, next) => {
 export function flowPages(parseForm: RequestHandler, csrf: RequestHandler): RequestHandler {
   return (req, res, next) => {
     res.locals.flow = true;
-    res.setHeader('Cache-Control', 'no-store');
+    forbidCaching(res);
     void parseForm(req, res, (err?: unknown) => {
       if (err) {
         next(err);
