@@ -1,20 +1,18 @@
 import { keepAccountClientRegistered } from './account/client.js';
-import { smtpMailer } from './account/mail.js';
 import type { AppDeps } from './app.js';
 import type { Config } from './config.js';
 import { createHydraAdmin } from './hydra/client.js';
 import { createLogger } from './http/logging.js';
-import { BoundedMemoryStore, redisSessionStore } from './http/session.js';
-import { createMetrics } from './metrics.js';
-import { createRedisConnection } from './redis.js';
+import { BoundedMemoryStore } from './http/session.js';
 import { seedDemoUser } from './users/demo.js';
 import { importUserFile } from './users/import.js';
 import { openAccountStore } from './users/sql/store.js';
 
 /** Builds the production collaborators from the config: the only place that does I/O before listen. */
 export async function buildDeps(config: Config, logger = createLogger({ level: config.logLevel, pretty: !config.production && process.stdout.isTTY })): Promise<AppDeps> {
-  // Only when they are served (METRICS_TOKEN or METRICS_PORT): otherwise nothing is counted at all.
-  const metrics = config.metrics.enabled ? createMetrics({ clientLabel: config.metrics.clientLabel, defaultMetrics: true }) : undefined;
+  // Only when they are served (METRICS_TOKEN or METRICS_PORT): otherwise nothing is counted at all,
+  // and prom-client is never loaded.
+  const metrics = config.metrics.enabled ? (await import('./metrics.js')).createMetrics({ clientLabel: config.metrics.clientLabel, defaultMetrics: true }) : undefined;
   const hydra = createHydraAdmin({
     baseUrl: config.hydra.adminUrl,
     apiVersion: config.hydra.apiVersion,
@@ -41,8 +39,9 @@ export async function buildDeps(config: Config, logger = createLogger({ level: c
     // Only into an empty database, and never in production: a real user database never gets it.
     logger.warn('development: the database was empty, so the demo user foo@bar.com / foobar was added to it');
   }
-  // Mail is sent only when someone asks for a reset link; nothing connects now.
-  const mailer = config.mail ? smtpMailer({ url: config.mail.smtpUrl, from: config.mail.from }) : undefined;
+  // Mail is sent only when someone asks for a reset link; nothing connects now. nodemailer, the
+  // Redis client and connect-redis are loaded only when configured (together ~10 MB of heap).
+  const mailer = config.mail ? (await import('./account/smtp.js')).smtpMailer({ url: config.mail.smtpUrl, from: config.mail.from }) : undefined;
   // The account area's own OAuth2 client at Hydra, created or updated (idempotently) before the
   // app serves. Hydra not up yet: a warning, and retries in the background.
   if (config.account?.registerClient) await keepAccountClientRegistered(hydra, config, logger);
@@ -52,6 +51,7 @@ export async function buildDeps(config: Config, logger = createLogger({ level: c
   }
   // Never blocks start-up for long: without Redis the app serves, answers 503 where it needs
   // Redis, reports not-ready, and recovers by itself when Redis comes.
+  const [{ createRedisConnection }, { redisSessionStore }] = await Promise.all([import('./redis.js'), import('./http/redis-session.js')]);
   const redis = createRedisConnection({ url: config.redisUrl, logger, onCommand: metrics?.redisCommand });
   if (!(await redis.waitUntilReady(5000))) logger.warn('redis is not reachable yet; retrying in the background');
   return { config, hydra, users, accounts, factors: accounts.factors, mailer, logger, sessionStore: redisSessionStore(redis), redis, metrics };

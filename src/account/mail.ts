@@ -1,9 +1,9 @@
-import { createTransport } from 'nodemailer';
 import { plainText, type Translate } from '../http/i18n.js';
 
 /**
- * Outgoing email: the seam (`deps.mailer`) and its SMTP implementation on nodemailer, built from
- * SMTP_URL. A fork that sends through an HTTP API implements `Mailer` instead.
+ * Outgoing email: the seam (`deps.mailer`) and the messages. Its SMTP implementation is in
+ * smtp.ts, loaded only when SMTP_URL is set. A fork that sends through an HTTP API implements
+ * `Mailer` instead.
  */
 export interface OutgoingMail {
   to: string;
@@ -19,34 +19,6 @@ export interface Mailer {
   /** Resolves once the server accepted the message; rejects with a message that holds no secret. */
   send(mail: OutgoingMail): Promise<void>;
   close(): void;
-}
-
-export interface SmtpMailerOptions {
-  /** smtp://user:password@host:587 (STARTTLS when offered) or smtps://…:465. */
-  url: string;
-  /** The From header, e.g. `Sign-in <no-reply@example.com>`. */
-  from: string;
-  /** Connection, greeting and idle-socket limits, milliseconds. */
-  timeoutMs?: number;
-}
-
-export function smtpMailer(options: SmtpMailerOptions): Mailer {
-  const timeout = options.timeoutMs ?? 10_000;
-  // nodemailer's defaults wait minutes for a silent server; a reset mail is not worth that.
-  const transport = createTransport({ url: options.url, connectionTimeout: timeout, greetingTimeout: timeout, socketTimeout: timeout * 2 });
-  return {
-    async send(mail) {
-      await transport.sendMail({
-        from: options.from,
-        to: mail.to,
-        subject: mail.subject,
-        text: mail.text,
-        ...(mail.html === undefined ? {} : { html: mail.html }),
-        ...(mail.lang === undefined ? {} : { headers: { 'Content-Language': mail.lang } }),
-      });
-    },
-    close: () => transport.close(),
-  };
 }
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;', "'": '&#39;' };

@@ -4,7 +4,7 @@
 // the messages it wrote to disk. No stubbed transport.
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { smtpMailer } from '../../src/account/mail.js';
+import { smtpMailer } from '../../src/account/smtp.js';
 import { RESET_MAILS_PER_ADDRESS } from '../../src/account/reset.js';
 import { startSmtpServer, type CapturedMail, type SmtpServer } from '../support/smtp-server.js';
 import { formFields } from '../support/test-app.js';

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { smtpMailer } from '../../src/account/mail.js';
+import { smtpMailer } from '../../src/account/smtp.js';
 import { startSmtpServer, type SmtpServer } from '../support/smtp-server.js';
 import { formFields } from '../support/test-app.js';
 import { accountApp, csrfOf, PASSWORD, signIn, test as by, type AccountApp, type Agent } from '../account/support.js';

@@ -1,9 +1,9 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import { StoreUnavailableError } from '../store.js';
 import type { AccountsSchema } from './schema.js';
 import { describeTarget, type DatabaseTarget, type Dialect } from './url.js';
@@ -15,6 +15,9 @@ export type { DatabaseTarget, Dialect } from './url.js';
  * on every call. Kysely because it is a typed query builder, not an ORM: the SQL stays visible,
  * the same queries compile for both dialects, and it ships a migrator. Nothing here knows about
  * accounts; src/users/sql/store.ts does.
+ *
+ * Each driver is loaded when its dialect is opened, not at import: a SQLite deployment never
+ * loads pg (3 MB of heap), a Postgres one never loads better-sqlite3.
  */
 
 export interface DatabaseOptions {
@@ -48,10 +51,10 @@ const DEFAULT_BUSY_TIMEOUT_MS = 1000;
 // pg returns int8 (bigint, bigserial) as a string to be safe beyond 2^53; ours are milliseconds
 // and row counters, far below it. Set per pool, not globally, so nothing else is affected.
 const INT8_OID = 20;
-const pgTypes = {
+const pgTypesOf = (types: typeof pg.types) => ({
   getTypeParser: ((oid: number, format?: string) =>
-    oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
-};
+    oid === INT8_OID ? (value: string) => Number(value) : types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+});
 
 /** Opens (and for SQLite creates) the database and checks that it answers. Throws StoreUnavailableError with one clear line. */
 export async function openDatabase(target: DatabaseTarget, options: DatabaseOptions = {}): Promise<Database> {
@@ -61,6 +64,7 @@ export async function openDatabase(target: DatabaseTarget, options: DatabaseOpti
   if (target.dialect === 'sqlite') {
     db = await openSqlite(target.file, options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS, description);
   } else {
+    const { default: pg } = await import('pg');
     const pool = new pg.Pool({
       connectionString: target.url,
       max: options.poolSize ?? 10,
@@ -72,7 +76,7 @@ export async function openDatabase(target: DatabaseTarget, options: DatabaseOpti
       idle_in_transaction_session_timeout: timeoutMs * 2,
       keepAlive: true,
       application_name: 'hydra-login-consent',
-      types: pgTypes,
+      types: pgTypesOf(pg.types),
     });
     // A pg client whose connection drops emits 'error'; with no listener that is an uncaught
     // exception, a crash. The pool listens on idle clients only; Kysely attaches none to the
@@ -94,10 +98,12 @@ export async function openDatabase(target: DatabaseTarget, options: DatabaseOpti
 async function openSqlite(file: string, busyTimeoutMs: number, description: string): Promise<Kysely<AccountsSchema>> {
   let database: BetterSqlite3.Database;
   try {
+    // Inside the try: a native addon that will not load (built for another Node) is one clear line too.
+    const { default: Sqlite } = await import('better-sqlite3');
     const isNew = file !== ':memory:' && !existsSync(file);
     // Password hashes live here: the directory and the file are the owner's only.
     if (isNew) await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-    database = new BetterSqlite3(file, { timeout: busyTimeoutMs });
+    database = new Sqlite(file, { timeout: busyTimeoutMs });
     if (isNew) await chmod(file, 0o600);
   } catch (error) {
     throw new StoreUnavailableError(`database ${description} cannot be opened: ${reasonOf(error)}`, { cause: error });
