@@ -39,8 +39,8 @@ export async function buildDeps(config: Config, logger = createLogger({ level: c
     // Only into an empty database, and never in production: a real user database never gets it.
     logger.warn('development: the database was empty, so the demo user foo@bar.com / foobar was added to it');
   }
-  // Mail is sent only when someone asks for a reset link; nothing connects now. nodemailer, the
-  // Redis client and connect-redis are loaded only when configured (together ~10 MB of heap).
+  // Mail is sent only when someone asks for a reset link; nothing connects now, and nodemailer is
+  // loaded only when SMTP_URL is set.
   const mailer = config.mail ? (await import('./account/smtp.js')).smtpMailer({ url: config.mail.smtpUrl, from: config.mail.from }) : undefined;
   // The account area's own OAuth2 client at Hydra, created or updated (idempotently) before the
   // app serves. Hydra not up yet: a warning, and retries in the background.
@@ -50,7 +50,8 @@ export async function buildDeps(config: Config, logger = createLogger({ level: c
     return { config, hydra, users, accounts, factors: accounts.factors, mailer, logger, sessionStore: new BoundedMemoryStore(), metrics };
   }
   // Never blocks start-up for long: without Redis the app serves, answers 503 where it needs
-  // Redis, reports not-ready, and recovers by itself when Redis comes.
+  // Redis, reports not-ready, and recovers by itself when Redis comes. The Redis client and
+  // connect-redis are loaded only here, with REDIS_URL set.
   const [{ createRedisConnection }, { redisSessionStore }] = await Promise.all([import('./redis.js'), import('./http/redis-session.js')]);
   const redis = createRedisConnection({ url: config.redisUrl, logger, onCommand: metrics?.redisCommand });
   if (!(await redis.waitUntilReady(5000))) logger.warn('redis is not reachable yet; retrying in the background');

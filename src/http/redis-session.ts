@@ -15,8 +15,9 @@ type StoreCallback = Parameters<RedisStore['get']>[1];
 
 /**
  * connect-redis, with every round trip cut at the Redis deadline and every failure turned into
- * sessionStoreUnavailable()'s 503, so that a route that saves or regenerates a session itself (admin login) gets
- * the same clean answer as a session load, and a hung Redis answers at once instead of never.
+ * sessionStoreUnavailable()'s 503, so that a route that saves or regenerates a session itself
+ * (admin login) gets the same clean answer as a session load, and a hung Redis answers at once
+ * instead of never.
  */
 class SharedSessionStore extends RedisStore {
   constructor(private readonly redis: RedisConnection) {
