@@ -1,5 +1,5 @@
 // EJS 7 ships no type declarations (and @types/ejs describes EJS 3). This declares the documented
-// surface this app uses: renderFile, compile, the template cache and the options it passes.
+// surface this app uses: renderFile, compile, resolveInclude, the template cache and the options it passes.
 declare module 'ejs' {
   interface Options {
     filename?: string;
@@ -7,6 +7,8 @@ declare module 'ejs' {
     views?: string[];
     cache?: boolean;
     compileDebug?: boolean;
+    _with?: boolean;
+    destructuredLocals?: string[];
   }
   type TemplateFunction = (data?: object) => string;
   interface Cache {
@@ -18,6 +20,7 @@ declare module 'ejs' {
   const ejs: {
     cache: Cache;
     compile(source: string, options?: Options): TemplateFunction;
+    resolveInclude(name: string, filename: string, isDir?: boolean): string;
     renderFile(file: string, data: object, options: Options, done: (err: Error | null, html?: string) => void): void;
   };
   namespace ejs {

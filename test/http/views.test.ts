@@ -1,10 +1,11 @@
 import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import ejs from 'ejs';
 import express from 'express';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ejsViews, endRenderedPages } from '../../src/http/views.js';
+import { ejsViews, endRenderedPages, inlineIncludes, localNames } from '../../src/http/views.js';
 
 let dirs: string[] = [];
 afterEach(async () => {
@@ -134,6 +135,114 @@ describe('ejsViews (stock EJS, cache warmed before the first render)', () => {
   });
 });
 
+/** Stock EJS, no cache and no inlining: what a template means. */
+function stockRender(root: string, view: string, data: object): Promise<string> {
+  return new Promise((resolve, reject) => {
+    ejs.renderFile(path.join(root, view), data, { root, views: [root], cache: false }, (err, html) => (err ? reject(err) : resolve(html!)));
+  });
+}
+
+function sourcesOf(root: string, files: Record<string, string>): Map<string, string> {
+  return new Map(Object.entries(files).map(([name, source]) => [path.join(root, name), source]));
+}
+
+describe('inlineIncludes (static includes compiled into the page)', () => {
+  it('inlines includes by a literal root path, nested ones and conditional ones too, with the output of EJS includes', async () => {
+    const files = {
+      'page.ejs': "<%- include('/partials/head', { title }) %>\n<% if (show) { %><%- include('/partials/alert') %><% } %>\n<%- include(\"/partials/foot\") %>",
+      'partials/head.ejs': "<h1><%= title %> <%- include('/partials/brand') %></h1>\n",
+      'partials/brand.ejs': '<%= site %>',
+      'partials/alert.ejs': '<p class="alert"><%= typeof message !== \'undefined\' ? message : \'none\' %></p>',
+      'partials/foot.ejs': '<% for (const item of items) { %><li><%= item %></li><% } %>\n',
+    };
+    const root = await viewsDir(files);
+    const inlined = inlineIncludes(files['page.ejs'], root, sourcesOf(root, files));
+    expect(inlined).not.toContain('include(');
+    expect(inlined).toContain('<%= site %>');
+    const app = appFor(root);
+    for (const show of ['1', '']) {
+      const data = { title: '<T>', show, items: ['a', '<b>'], site: 'Example' };
+      const res = await request(app).get('/page').query({ title: '<T>', show, items: ['a', '<b>'] });
+      expect(res.status).toBe(200);
+      expect(res.text).toBe(await stockRender(root, 'page.ejs', data));
+    }
+  });
+
+  it('leaves an include to EJS where running in the page could change what the partial sees or does', async () => {
+    const files = {
+      // The loop variable would hide the local `name` from an inlined partial.
+      'loop.ejs': "<% for (const name of ['loop']) { %><%- include('/partials/name') %><% } %>|<%= name %>",
+      // What a partial assigns stays its own.
+      'assigns.ejs': "<%- include('/partials/assigns') %>|<%= name %>",
+      // Include data that is more than names passed on.
+      'data.ejs': "<%- include('/partials/name', { name: 'given' }) %>",
+      // A relative include inside the partial resolves from the partial's folder.
+      'relative.ejs': "<%- include('/partials/relative') %>",
+      // What the page assigns, an include does not see: it gets the locals as given.
+      'page-assigns.ejs': "<% name = 'page' %><%- include('/partials/name') %>|<%= name %>",
+      // A `var` in the partial would be the page's own variable.
+      'declares.ejs': "<%- include('/partials/declares') %>|<%= typeof later %>",
+      'partials/name.ejs': '<%= name %>',
+      'partials/assigns.ejs': "<% name = 'changed' %><%= name %>",
+      'partials/relative.ejs': "<%- include('name') %>",
+      'partials/declares.ejs': '<% var later %><%= name %>',
+    };
+    const root = await viewsDir(files);
+    const sources = sourcesOf(root, files);
+    for (const view of ['loop', 'assigns', 'page-assigns', 'data', 'relative', 'declares']) {
+      const source = files[`${view}.ejs` as keyof typeof files];
+      expect(inlineIncludes(source, root, sources), view).toBe(source);
+    }
+    const app = appFor(root);
+    const expected = { loop: 'local|local', assigns: 'changed|local', 'page-assigns': 'local|page', data: 'given', relative: 'local', declares: 'local|undefined' };
+    for (const [view, text] of Object.entries(expected)) {
+      const res = await request(app).get(`/${view}`).query({ name: 'local' });
+      expect(res.text, view).toBe(text);
+      expect(await stockRender(root, `${view}.ejs`, { name: 'local' }), view).toBe(text);
+    }
+  });
+
+  it('leaves an include of a template it does not have, or one that includes itself past the depth limit', async () => {
+    const files = { 'page.ejs': "<%- include('/partials/gone') %>", 'self.ejs': "x<%- include('/self') %>" };
+    const root = await viewsDir(files);
+    const sources = sourcesOf(root, files);
+    expect(inlineIncludes(files['page.ejs'], root, sources)).toBe(files['page.ejs']);
+    const self = inlineIncludes(files['self.ejs'], root, sources);
+    expect(self.match(/x/g)).toHaveLength(9);
+    expect(self.endsWith("<%- include('/self') %>")).toBe(true);
+  });
+});
+
+describe('localNames (templates compiled without `with`)', () => {
+  it("declares the template's words, not JavaScript's keywords, own globals or EJS's names", () => {
+    const names = localNames("<% if (typeof user !== 'undefined' && user.tags) { %><%= JSON.stringify(user.tags) %> <%- include('/x', { base }) %><% } %> <%# note %>");
+    expect(names).toEqual(expect.arrayContaining(['user', 'tags', 'base', 'x']));
+    // `stringify` is declared too (a property name, declared for nothing); `note` is in a comment.
+    for (const name of ['if', 'typeof', 'undefined', 'JSON', 'include', 'note']) expect(names, name).not.toContain(name);
+  });
+
+  it('keeps `with` for code that uses `locals` itself or has a non-ASCII character', () => {
+    expect(localNames('<%= locals.title %>')).toBeUndefined();
+    expect(localNames('<% const café = 1 %><%= café %>')).toBeUndefined();
+    expect(localNames('<p>café</p><%= title %>')).toEqual(['title']);
+  });
+
+  it('renders as EJS does: globals stay globals, a local named like a Node global is the local, top-level declarations work', async () => {
+    const files = {
+      'globals.ejs': "<%= JSON.stringify(list) %>|<%= typeof Date %>|<%= process %>|<%= typeof absent === 'undefined' %>",
+      'declares.ejs': "<% const title = 'declared' %><%= title %>",
+    };
+    const root = await viewsDir(files);
+    const app = appFor(root);
+    const globals = await request(app).get('/globals').query({ list: ['a', 'b'], process: 'local' });
+    expect(globals.text).toBe('[&#34;a&#34;,&#34;b&#34;]|function|local|true');
+    expect(globals.text).toBe(await stockRender(root, 'globals.ejs', { list: ['a', 'b'], process: 'local' }));
+    const declares = await request(app).get('/declares').query({ title: 'given' });
+    expect(declares.status).toBe(200);
+    expect(declares.text).toBe('declared');
+  });
+});
+
 describe('endRenderedPages (a rendered page is answered with res.end, not res.send)', () => {
   function pagesApp(root: string) {
     const app = express();
@@ -179,7 +288,8 @@ describe('endRenderedPages (a rendered page is answered with res.end, not res.se
     expect(callback.text).toBe('callback:<p>2</p>');
     const broken = await request(app).get('/broken');
     expect(broken.status).toBe(500);
-    expect(broken.text).toMatch(/^handled: .*missing/);
+    // Compiled without `with`, a name the page was not given reads as undefined (not a ReferenceError).
+    expect(broken.text).toMatch(/^handled: Cannot read properties of undefined \(reading 'name'\)/);
   });
 
   it('answers HEAD with the headers only', async () => {
