@@ -41,7 +41,7 @@ function appFor(root: string, compileDebug = true, cache = true) {
   return app;
 }
 
-describe('ejsViews (stock EJS, cache warmed before the first render)', () => {
+describe('ejsViews (EJS, cache warmed before the first render)', () => {
   it('renders with app.locals, res.locals and the view data, escaping <%= and not <%-', async () => {
     const root = await viewsDir({ 'page.ejs': '<%= site %>|<%= fromLocals %>|<%= name %>|<%- raw %>' });
     const res = await request(appFor(root)).get('/page').query({ name: '<b>&"', raw: '<i>' });
