@@ -84,7 +84,9 @@ function compileOrUndefined(source: string, options: ejs.Options): ejs.TemplateF
  * `<%- include('/partials/x') %>` or `<%- include('/partials/x', { a, b }) %>`: a literal path
  * from the views root, and include data (if any) that only passes names on, as the templates do.
  */
-const STATIC_INCLUDE = /<%-\s*include\(\s*(['"])(\/[^'"\\]+)\1\s*(?:,\s*(\{\s*[A-Za-z_$][\w$]*(?:\s*,\s*[A-Za-z_$][\w$]*)*\s*\}))?\s*\)\s*%>/g;
+const STATIC_INCLUDE = /<%-\s*include\(\s*(['"])(\/[^'"\\]+)\1\s*(?:,\s*\{\s*[A-Za-z_$][\w$]*(?:\s*,\s*[A-Za-z_$][\w$]*)*\s*\})?\s*\)\s*%>/g;
+/** A partial is inlined at most this deep (one that includes itself stays an include). */
+const MAX_INLINE_DEPTH = 8;
 /** The code of each EJS tag (`<% %>`, `<%= %>`, `<%- %>`, `<%_ %>`; not `<%# %>` comments or a literal `<%%`). */
 const CODE_TAG = /<%(?!%)([=_-]?)(#?)([\s\S]*?)[-_]?%>/g;
 /**
@@ -125,9 +127,6 @@ export function localNames(template: string): string[] | undefined {
   return [...new Set(code.match(IDENTIFIER))].filter((name) => !BUILTINS.has(name) && !RESERVED.has(name) && !EJS_NAMES.has(name));
 }
 
-/** A partial is inlined at most this deep (one that includes itself stays an include). */
-const MAX_INLINE_DEPTH = 8;
-
 function codeOf(template: string): string {
   let code = '';
   for (const [, , comment, body] of template.matchAll(CODE_TAG)) if (!comment) code += `${body}\n`;
@@ -154,11 +153,11 @@ function declaredNames(code: string): Set<string> {
  * locals, which is the same only when it cannot tell: so a partial is inlined only if neither it
  * nor the including template writes or declares anything beyond a block (WRITES_OR_DECLARES), it
  * names nothing the including template declares (a loop variable would hide a local of the same
- * name), includes nothing by a
- * relative path, and its include data only passes names on (`{ application }` means the same on
- * both sides). Anything else stays an ordinary EJS include. The checks read identifiers as words,
- * strings and property names too, so they err towards leaving an include alone. With compileDebug,
- * an error in an inlined partial names the page's file, at the line of the partial's code there.
+ * name), includes nothing by a relative path, and its include data only passes names on
+ * (`{ application }` means the same on both sides). Anything else stays an ordinary EJS include.
+ * The checks read identifiers as words, strings and property names too, so they err towards
+ * leaving an include alone. With compileDebug, an error in an inlined partial names the page's
+ * file, at the line of the partial's code there.
  */
 export function inlineIncludes(source: string, root: string, sources: ReadonlyMap<string, string>, depth = 0): string {
   const own = codeOf(source);
