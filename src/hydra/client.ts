@@ -41,6 +41,9 @@ import type {
   TrustedJwtGrantIssuer,
 } from './types.js';
 
+/** The deadline of a call that makes Hydra generate a key, when HYDRA_TIMEOUT_MS is shorter. */
+export const KEY_GENERATION_TIMEOUT_MS = 30_000;
+
 /**
  * Every admin operation we call, by its Hydra v1.11 operation name, with its v1 path.
  * Hydra v2 serves each of them under `/admin` + the same path (contract §1); v2.0–2.3 only
@@ -65,7 +68,8 @@ export const OPERATIONS = {
   updateOAuth2Client: { method: 'PUT', path: '/clients/{id}' },
   patchOAuth2Client: { method: 'PATCH', path: '/clients/{id}' },
   deleteOAuth2Client: { method: 'DELETE', path: '/clients/{id}' },
-  createJsonWebKeySet: { method: 'POST', path: '/keys/{set}' },
+  // Hydra generates the key while we wait: a 4096-bit RSA key takes seconds on a busy machine.
+  createJsonWebKeySet: { method: 'POST', path: '/keys/{set}', minTimeoutMs: KEY_GENERATION_TIMEOUT_MS },
   getJsonWebKeySet: { method: 'GET', path: '/keys/{set}' },
   updateJsonWebKeySet: { method: 'PUT', path: '/keys/{set}' },
   deleteJsonWebKeySet: { method: 'DELETE', path: '/keys/{set}' },
@@ -82,7 +86,7 @@ export const OPERATIONS = {
   getTrustedJwtGrantIssuer: { method: 'GET', path: '/trust/grants/jwt-bearer/issuers/{id}' },
   listTrustedJwtGrantIssuers: { method: 'GET', path: '/trust/grants/jwt-bearer/issuers' },
   deleteTrustedJwtGrantIssuer: { method: 'DELETE', path: '/trust/grants/jwt-bearer/issuers/{id}' },
-} as const satisfies Record<string, { method: string; path: string; only?: ApiVersion; since?: string }>;
+} as const satisfies Record<string, { method: string; path: string; only?: ApiVersion; since?: string; minTimeoutMs?: number }>;
 
 /** Operations sent a second time after a 5xx: a revocation repeated changes nothing more. */
 const RETRIED_ONCE: ReadonlySet<OperationName> = new Set(['revokeConsentSessions', 'revokeAuthenticationSession']);
@@ -182,7 +186,7 @@ export function createHydraAdmin(options: HydraAdminOptions) {
   const basePath = origin.pathname.replace(/\/+$/, '');
 
   async function send(operation: OperationName, call: Call = {}): Promise<TransportResponse> {
-    const spec: { method: string; only?: ApiVersion } = OPERATIONS[operation];
+    const spec: { method: string; only?: ApiVersion; minTimeoutMs?: number } = OPERATIONS[operation];
     if (spec.only && spec.only !== version) {
       throw new UnsupportedOperationError(operation, version, UNSUPPORTED[operation] ?? 'not available in this layout');
     }
@@ -208,7 +212,7 @@ export function createHydraAdmin(options: HydraAdminOptions) {
 
     let response: TransportResponse;
     try {
-      response = await nodeTransport({ method: spec.method, origin, path, headers, body, timeoutMs });
+      response = await nodeTransport({ method: spec.method, origin, path, headers, body, timeoutMs: Math.max(timeoutMs, spec.minTimeoutMs ?? 0) });
     } catch (err) {
       if (err instanceof ResponseTooLargeError) {
         throw new HydraResponseError(operation, `the answer is larger than ${MAX_RESPONSE_BYTES / 1024 / 1024} MiB`);

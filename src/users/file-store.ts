@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { hash, verify, type Algorithm, type Options } from '@node-rs/argon2';
+import type { Algorithm, Options } from '@node-rs/argon2';
+import { hash, verify } from './argon2.js';
 import { z } from 'zod';
 import { safeHttpUrl } from '../http/urls.js';
 import type { User, UserStore } from './store.js';
@@ -49,7 +50,7 @@ export const ARGON2_OPTIONS: Readonly<Options> = Object.freeze({
   parallelism: 1,
 });
 
-/** argon2id PHC hash of `password`, computed on libuv's thread pool (never blocks the event loop). */
+/** argon2id PHC hash of `password`, computed on a hashing thread (users/argon2.ts), never on the event loop. */
 export async function hashPassword(password: string): Promise<string> {
   return hash(password, ARGON2_OPTIONS);
 }

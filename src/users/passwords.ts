@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { verify } from '@node-rs/argon2';
+import { verify } from './argon2.js';
 import { ARGON2_OPTIONS } from './file-store.js';
 
 /**

@@ -584,6 +584,16 @@ describe.each(['v1', 'v2'] as const)('Hydra admin client, %s layout', (version: 
       expect(err.kind).toBe('timeout');
     });
 
+    it('waits past a short deadline for a key set Hydra generates while the request waits', async () => {
+      fake.setLatency(300);
+      const slowHydra = client({ timeoutMs: 100 });
+      const created = await slowHydra.createJsonWebKeySet('signing', { alg: 'RS256', kid: 'k1', use: 'sig' });
+      // v1.11 answers with the private key, its kid prefixed with "private:" (contract).
+      expect(created.keys[0]?.kid).toMatch(/^(private:)?k1$/);
+      // Only key generation is given longer: reading the set back keeps the 100 ms deadline.
+      expect((await rejection(slowHydra.getJsonWebKeySet('signing'), HydraUnavailableError)).kind).toBe('timeout');
+    });
+
     it('is unreachable when the connection is refused', async () => {
       await fake.close();
       const err = await rejection(hydra.getLoginRequest('c'), HydraUnavailableError);

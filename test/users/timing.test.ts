@@ -2,12 +2,12 @@ import { performance } from 'node:perf_hooks';
 import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 
 // Wrap (not replace) argon2 so the real work still happens and we can see every call.
-vi.mock('@node-rs/argon2', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('@node-rs/argon2')>();
+vi.mock('../../src/users/argon2.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../../src/users/argon2.js')>();
   return { ...actual, hash: vi.fn(actual.hash), verify: vi.fn(actual.verify) };
 });
 
-const argon2 = await import('@node-rs/argon2');
+const argon2 = await import('../../src/users/argon2.js');
 const { createUserStore, hashPassword } = await import('../../src/users/file-store.js');
 type UserStore = import('../../src/users/store.js').UserStore;
 
