@@ -148,6 +148,7 @@ export function markdown(summaries: Summary[], ratioList: Ratio[], goalList: Goa
       // Ours only: the reference app has no second factor to compare with.
       lines.push(
         `| ↳ TOTP code POSTs alone (ours only) | ${s.target} | | ${fmt(s.notes.codeP50Ms ?? NaN, 0)} | ${fmt(s.notes.codeP99Ms ?? NaN, 0)} | | | | | ${fmt((s.notes.codeRefused ?? 0) + (s.notes.passwordStepFailed ?? 0), 0)} |`,
+        `| ↳ sign-ins completed, and shed (503 busy), in a run (ours only) | ${s.target} | ${fmt(s.notes.completed ?? NaN, 0)}, ${fmt(s.notes.passwordShed ?? NaN, 0)} | | | | | | | |`,
       );
     }
     if (s.background) {

@@ -38,8 +38,12 @@ export interface SecondFactorAccount {
 /** Per-run counters the scenario reports next to autocannon's figures. */
 export interface SecondFactorStats {
   signIns: number;
-  /** Password POSTs not answered 200 with the code form's state cookie. */
+  /** Password POSTs not answered 200 with the code form's state cookie, other than shed ones. */
   passwordStepFailed: number;
+  /** Password POSTs shed with 503 + Retry-After: the bound on concurrent hashing, by design. */
+  passwordShed: number;
+  /** Sign-ins that ended in Hydra's redirect: both steps done. */
+  completed: number;
   /** Code POSTs after a good password step not answered 302 to Hydra (a refused code, an expired state, …). */
   codeRefused: number;
   /** Code POSTs sent after a failed password step (autocannon sends the whole sequence): failed with it. */
@@ -50,7 +54,7 @@ export interface SecondFactorStats {
   codeLatencyMs: number[];
 }
 
-const zeroStats = (): SecondFactorStats => ({ signIns: 0, passwordStepFailed: 0, codeRefused: 0, codeAfterFailedPassword: 0, poolExhausted: 0, codeLatencyMs: [] });
+const zeroStats = (): SecondFactorStats => ({ signIns: 0, passwordStepFailed: 0, passwordShed: 0, completed: 0, codeRefused: 0, codeAfterFailedPassword: 0, poolExhausted: 0, codeLatencyMs: [] });
 
 export interface SecondFactorPool {
   accounts: SecondFactorAccount[];
@@ -199,7 +203,10 @@ export function secondFactorLoad(target: RunningTarget, pools: Pools): LoadSpec 
       const context = raw as FlowContext;
       const set = setCookies(headers);
       context.passwordOk = status === 200 && set.some((line) => line.startsWith('hlc_login_mfa='));
-      if (!context.passwordOk) stats.passwordStepFailed++;
+      if (!context.passwordOk) {
+        if (status === 503 && header(headers, 'retry-after').length > 0) stats.passwordShed++;
+        else stats.passwordStepFailed++;
+      }
       context.cookie = mergeCookies(context.pair!.cookie, set);
       context.csrf = csrfTokenOf(body) ?? context.pair!.token;
     },
@@ -224,6 +231,7 @@ export function secondFactorLoad(target: RunningTarget, pools: Pools): LoadSpec 
       // The code POST after a failed password step fails too: that sign-in is counted once, above.
       if (!context.passwordOk) stats.codeAfterFailedPassword++;
       else if (status !== 302 || !location.startsWith(HYDRA_PUBLIC)) stats.codeRefused++;
+      else stats.completed++;
       context.account!.busy = false;
     },
   };
@@ -237,6 +245,8 @@ export function secondFactorLoad(target: RunningTarget, pools: Pools): LoadSpec 
       },
       read: () => ({
         signIns: stats.signIns,
+        completed: stats.completed,
+        passwordShed: stats.passwordShed,
         passwordStepFailed: stats.passwordStepFailed,
         codeRefused: stats.codeRefused,
         codeAfterFailedPassword: stats.codeAfterFailedPassword,

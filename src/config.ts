@@ -85,6 +85,8 @@ const schema = z.object({
   LOGIN_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(() => availableParallelism() * 2),
   /** Password checks waiting for a slot; past this a sign-in is a 503 with Retry-After. */
   LOGIN_HASH_QUEUE: z.coerce.number().int().min(0).max(100_000).default(32),
+  /** Nice value of the hashing threads (Linux): 10 puts pages first when every core is busy; 0 treats both alike. */
+  LOGIN_HASH_NICE: z.coerce.number().int().min(0).max(19).default(10),
   /** Seconds a SIGTERM waits for in-flight requests before closing them. */
   SHUTDOWN_TIMEOUT: z.coerce.number().int().min(0).default(10),
   /** Seconds a client has to send a whole request (headers within min(this, 20)); then 408. */
@@ -204,7 +206,7 @@ export interface Config {
   readonly logLevel: string;
   readonly rateLimit: { readonly perIp: number; readonly perAccount: number; readonly windowMs: number };
   /** How many password checks run at once, and how many may wait (src/users/work-queue.ts). */
-  readonly passwordChecks: { readonly concurrency: number; readonly queue: number };
+  readonly passwordChecks: { readonly concurrency: number; readonly queue: number; readonly nice: number };
   readonly shutdownTimeoutMs: number;
   readonly requestTimeoutMs: number;
   /** METRICS_*: how the metrics are served; `enabled` when a token or a port is set. */
@@ -373,7 +375,7 @@ export function loadConfig(env: Record<string, string | undefined>): { config: C
         perAccount: e.LOGIN_RATE_LIMIT_PER_ACCOUNT,
         windowMs: e.LOGIN_RATE_LIMIT_WINDOW * 1000,
       },
-      passwordChecks: { concurrency: e.LOGIN_HASH_CONCURRENCY, queue: e.LOGIN_HASH_QUEUE },
+      passwordChecks: { concurrency: e.LOGIN_HASH_CONCURRENCY, queue: e.LOGIN_HASH_QUEUE, nice: e.LOGIN_HASH_NICE },
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT * 1000,
       requestTimeoutMs: e.REQUEST_TIMEOUT * 1000,
       metrics: {

@@ -5,11 +5,14 @@ import { createHydraAdmin } from './hydra/client.js';
 import { createLogger } from './http/logging.js';
 import { BoundedMemoryStore } from './http/session.js';
 import { seedDemoUser } from './users/demo.js';
+import { setHashingNice } from './users/argon2.js';
 import { importUserFile } from './users/import.js';
 import { openAccountStore } from './users/sql/store.js';
 
 /** Builds the production collaborators from the config: the only place that does I/O before listen. */
 export async function buildDeps(config: Config, logger = createLogger({ level: config.logLevel, pretty: !config.production && process.stdout.isTTY })): Promise<AppDeps> {
+  // Before the stores exist: the file store hashes its dummy password as soon as it is built.
+  setHashingNice(config.passwordChecks.nice);
   // Only when they are served (METRICS_TOKEN or METRICS_PORT): otherwise nothing is counted at all,
   // and prom-client is never loaded.
   const metrics = config.metrics.enabled ? (await import('./metrics.js')).createMetrics({ clientLabel: config.metrics.clientLabel, defaultMetrics: true }) : undefined;

@@ -14,7 +14,7 @@ import type { Options } from '@node-rs/argon2';
  * starts more threads than cores, since more would not finish any sooner.
  */
 
-/** The nice value of the hashing threads (0 is the event loop's; 19 the lowest priority). */
+/** The default nice value of the hashing threads (0 is the event loop's; 19 the lowest priority). */
 export const HASHING_NICE = 10;
 
 const MAX_THREADS = Math.max(1, availableParallelism());
@@ -37,8 +37,19 @@ parentPort.on('message', ({ id, op, args }) => {
 `;
 
 const ARGON2_ENTRY = createRequire(import.meta.url).resolve('@node-rs/argon2');
-// setPriority(0) lowers the calling thread on Linux, the whole process elsewhere (macOS, Windows).
-const NICE = process.platform === 'linux' ? HASHING_NICE : undefined;
+// setPriority(0) lowers the calling thread on Linux, the whole process elsewhere (macOS, Windows),
+// where the hashing threads keep the process's priority.
+const PER_THREAD_PRIORITY = process.platform === 'linux';
+let nice = HASHING_NICE;
+
+/**
+ * The nice value of hashing threads started from now on (LOGIN_HASH_NICE; 0 hashes at the event
+ * loop's priority). buildDeps sets it before anything hashes.
+ */
+export function setHashingNice(value: number): void {
+  if (!Number.isInteger(value) || value < 0 || value > 19) throw new RangeError('nice must be an integer from 0 to 19');
+  nice = value;
+}
 
 type Operation = 'hash' | 'verify';
 
@@ -61,7 +72,7 @@ const waiting: Job[] = [];
 let nextId = 0;
 
 function startThread(): HashingThread {
-  const thread: HashingThread = { worker: new Worker(WORKER_SOURCE, { eval: true, workerData: { argon2: ARGON2_ENTRY, nice: NICE } }) };
+  const thread: HashingThread = { worker: new Worker(WORKER_SOURCE, { eval: true, workerData: { argon2: ARGON2_ENTRY, nice: PER_THREAD_PRIORITY && nice > 0 ? nice : undefined } }) };
   thread.worker.on('message', (message: { id: number; value?: unknown; error?: string }) => {
     const job = thread.job;
     if (!job || job.id !== message.id) return;

@@ -27,6 +27,7 @@ describe('loadConfig', () => {
     expect(config.sessionSecret.length).toBeGreaterThanOrEqual(32);
     expect(warnings.join()).toContain('SESSION_SECRET');
     expect(config.demo).toBeUndefined();
+    expect(config.passwordChecks.nice).toBe(10);
   });
 
   it('names the variable when one is missing or wrong', () => {
@@ -36,6 +37,8 @@ describe('loadConfig', () => {
     expect(problems({ ...base, HYDRA_ADMIN_URL: 'ftp://x' })[0]).toBe('HYDRA_ADMIN_URL must be an http(s) URL');
     expect(problems({ ...base, TRUST_PROXY: 'sometimes' })[0]).toMatch(/^TRUST_PROXY/);
     expect(problems({ ...base, ADMIN_TOKEN: 'short' })).toEqual(['ADMIN_TOKEN must be at least 32 characters']);
+    expect(problems({ ...base, LOGIN_HASH_NICE: '20' })[0]).toMatch(/^LOGIN_HASH_NICE /);
+    expect(loadConfig({ ...base, LOGIN_HASH_NICE: '0' }).config.passwordChecks.nice).toBe(0);
   });
 
   it('refuses production without SESSION_SECRET (users live in the database, so USERS_FILE is optional)', () => {
