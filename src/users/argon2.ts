@@ -7,11 +7,14 @@ import type { Options } from '@node-rs/argon2';
  * argon2 off the event loop and behind it. @node-rs/argon2's own async functions run on libuv's
  * thread pool at the process's CPU priority: on a busy machine every sign-in's ~20 ms of hashing
  * then competes with the event loop on equal terms, and the pages rendered meanwhile wait. Here
- * each hash runs on a worker thread of our own that raises its own nice value (on Linux nice is
- * per thread), so the scheduler gives the event loop the core first and hashing takes what is
- * left. A sign-in waits a little longer when every core is busy; a page does not. How many hashes
- * run at once is the login work queue's business (users/work-queue.ts); the pool only never
- * starts more threads than cores, since more would not finish any sooner.
+ * each hash runs on a worker thread of our own that raises its own nice value (LOGIN_HASH_NICE;
+ * on Linux nice is per thread), so when every core is busy the scheduler gives the event loop
+ * its core first and hashing takes what is left. The event loop is one thread: on a machine of
+ * its own it never takes more than one core, and the hashing threads have the rest whatever
+ * their priority. What loses is a rush of sign-ins on a machine where other work at full
+ * priority takes every core (in `npm run bench`, its own load generator): fewer complete.
+ * How many hashes may run or wait is the login work queue's business (users/work-queue.ts); the
+ * pool never starts more threads than cores, since more would not finish any sooner.
  */
 
 /** The default nice value of the hashing threads (0 is the event loop's; 19 the lowest priority). */
@@ -72,7 +75,8 @@ const waiting: Job[] = [];
 let nextId = 0;
 
 function startThread(): HashingThread {
-  const thread: HashingThread = { worker: new Worker(WORKER_SOURCE, { eval: true, workerData: { argon2: ARGON2_ENTRY, nice: PER_THREAD_PRIORITY && nice > 0 ? nice : undefined } }) };
+  const workerData = { argon2: ARGON2_ENTRY, nice: PER_THREAD_PRIORITY && nice > 0 ? nice : undefined };
+  const thread: HashingThread = { worker: new Worker(WORKER_SOURCE, { eval: true, workerData }) };
   thread.worker.on('message', (message: { id: number; value?: unknown; error?: string }) => {
     const job = thread.job;
     if (!job || job.id !== message.id) return;
@@ -85,7 +89,6 @@ function startThread(): HashingThread {
   });
   const fail = (error: Error) => {
     if (!threads.delete(thread)) return; // 'error' is followed by 'exit'
-
     const index = idle.indexOf(thread);
     if (index >= 0) idle.splice(index, 1);
     const job = thread.job;

@@ -1,7 +1,7 @@
 /**
  * A bound on expensive work running at once. Each argon2id check takes ~19 MiB and ~20 ms of CPU
- * on a hashing thread (users/argon2.ts): without a bound, 200 concurrent
- * sign-in POSTs queue 200 of them, take their memory and stall every other request behind them.
+ * on a hashing thread (users/argon2.ts): without a bound, 200 concurrent sign-in POSTs queue 200
+ * of them, take their memory and stall every other request behind them.
  * Here at most `concurrency` run, `queue` more wait in order, and the rest are refused at once
  * with WorkQueueFullError (the login flow answers 503 with Retry-After), costing nothing.
  */

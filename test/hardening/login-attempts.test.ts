@@ -116,9 +116,9 @@ describe('password checks go through a bounded queue', () => {
     t = server = undefined;
   });
 
-  it('defaults to CPUs × 2 running and 32 waiting', async () => {
+  it('defaults to CPUs × 2 running and 32 waiting, hashed at nice 10', async () => {
     t = await buildTestApp();
-    expect(t.deps.config.passwordChecks).toEqual({ concurrency: availableParallelism() * 2, queue: 32 });
+    expect(t.deps.config.passwordChecks).toEqual({ concurrency: availableParallelism() * 2, queue: 32, nice: 10 });
   });
 
   it('200 concurrent wrong-password POSTs: at most 4 checks at once, the overflow gets 503 + Retry-After, nothing breaks', async () => {

@@ -1,16 +1,10 @@
-import { readdir, readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { hash, HASHING_NICE, setHashingNice, verify } from '../../src/users/argon2.js';
 import { ARGON2_OPTIONS } from '../../src/users/file-store.js';
+import { threadNiceValues } from '../support/threads.js';
 
 // A file of its own: the nice value applies to threads started after it is set, and each test
 // file has its own pool.
-
-async function niceValues(): Promise<number[]> {
-  const tasks = await readdir('/proc/self/task');
-  const stats = await Promise.all(tasks.map((tid) => readFile(`/proc/self/task/${tid}/stat`, 'utf8').catch(() => undefined)));
-  return stats.flatMap((stat) => (stat === undefined ? [] : [Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])]));
-}
 
 describe('LOGIN_HASH_NICE', () => {
   it('refuses what nice cannot be', () => {
@@ -23,7 +17,7 @@ describe('LOGIN_HASH_NICE', () => {
     setHashingNice(0);
     const hashed = await hash('pw', { ...ARGON2_OPTIONS, memoryCost: 1024, timeCost: 1 });
     expect(await verify(hashed, 'pw')).toBe(true);
-    const values = await niceValues();
+    const values = await threadNiceValues();
     expect(values).not.toContain(HASHING_NICE);
     expect(values.every((n) => n === 0)).toBe(true);
   });

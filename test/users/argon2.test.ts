@@ -1,25 +1,12 @@
-import { readdir, readFile } from 'node:fs/promises';
 import { availableParallelism, getPriority } from 'node:os';
 import * as native from '@node-rs/argon2';
 import { describe, expect, it } from 'vitest';
 import { hash, HASHING_NICE, verify } from '../../src/users/argon2.js';
 import { ARGON2_OPTIONS } from '../../src/users/file-store.js';
+import { threadNiceValues } from '../support/threads.js';
 
 // Cheap parameters where the cost is beside the point.
 const FAST = { ...ARGON2_OPTIONS, memoryCost: 1024, timeCost: 1 };
-
-/** Each thread of this process with its nice value (field 19 of /proc/<pid>/task/<tid>/stat). */
-async function threadNiceValues(): Promise<number[]> {
-  const tasks = await readdir('/proc/self/task');
-  const values = await Promise.all(
-    tasks.map(async (tid) => {
-      const stat = await readFile(`/proc/self/task/${tid}/stat`, 'utf8').catch(() => undefined);
-      // Fields after the parenthesised name: state is field 3, nice field 19.
-      return stat === undefined ? undefined : Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-    }),
-  );
-  return values.filter((v): v is number => v !== undefined);
-}
 
 describe('argon2 on hashing threads', () => {
   it('hashes with the given parameters and verifies as @node-rs/argon2 does', async () => {
