@@ -386,6 +386,46 @@ describe.each(backends.map((open) => ({ name: open === sqliteBackend ? 'sqlite' 
     });
   });
 
+  describe('login levels (step-up)', () => {
+    const savedAt = async (sessionId: string) =>
+      (await raw.db.selectFrom('login_levels').select(['updated_at', 'level']).where('session_id', '=', sessionId).executeTakeFirst()) ?? undefined;
+    const day = 24 * 3600_000;
+
+    it('writes a level only when it changed or the row is an hour old, and sweeps expired rows now and then', async () => {
+      const session = `session-${++counter}`;
+      const pwd = { subject: 'sub-levels', level: 1, amr: ['pwd'] };
+      try {
+        // A row Hydra forgot long ago: swept by the first save that sweeps.
+        await raw.db.insertInto('login_levels').values({ session_id: `gone-${counter}`, subject: 's', level: 1, amr: '["pwd"]', updated_at: Date.now() - 10 * day }).execute();
+        clockOffset = 61_000; // past the sweep interval of any earlier save in this store
+        await store.factors.saveLoginLevel(session, pwd, 2 * day);
+        const first = await savedAt(session);
+        expect(first).toMatchObject({ level: 1 });
+        expect(await savedAt(`gone-${counter}`)).toBeUndefined();
+
+        // A remembered login saving what it just read: no write.
+        clockOffset += 5000;
+        await store.factors.saveLoginLevel(session, pwd, 2 * day);
+        expect(Number((await savedAt(session))!.updated_at)).toBe(Number(first!.updated_at));
+
+        // A step-up: written at once.
+        clockOffset += 1000;
+        await store.factors.saveLoginLevel(session, { subject: 'sub-levels', level: 2, amr: ['pwd', 'otp'] }, 2 * day);
+        const raised = await savedAt(session);
+        expect(raised).toMatchObject({ level: 2 });
+        expect(Number(raised!.updated_at)).toBeGreaterThan(Number(first!.updated_at));
+        expect(await store.factors.loginLevel(session)).toEqual({ subject: 'sub-levels', level: 2, amr: ['pwd', 'otp'] });
+
+        // The same level an hour later: its time refreshed, so the sweep keeps a session still in use.
+        clockOffset += 3600_000 + 1000;
+        await store.factors.saveLoginLevel(session, { subject: 'sub-levels', level: 2, amr: ['pwd', 'otp'] }, 2 * day);
+        expect(Number((await savedAt(session))!.updated_at)).toBeGreaterThan(Number(raised!.updated_at));
+      } finally {
+        clockOffset = 0;
+      }
+    });
+  });
+
   describe('import of the JSON user file', () => {
     it('adds users with their subjects and hashes, is idempotent, and skips conflicts and retired subjects', async () => {
       const hash = await hashPassword('imported password 1');

@@ -43,7 +43,13 @@ function toPasskey(row: Selectable<FactorsTable>): PasskeyFactor {
   };
 }
 
+/** A kept login level older than this is written again when the session signs in. */
+const LOGIN_LEVEL_REFRESH_MS = 3600_000;
+/** Expired login levels are swept on a save at most this often. */
+const LOGIN_LEVEL_SWEEP_EVERY_MS = 60_000;
+
 export function createSqlFactorStore(db: Kysely<AccountsSchema>, guard: Guard, now: () => number = Date.now): FactorStore {
+  let lastSwept = Number.NEGATIVE_INFINITY;
   const audit = (trx: Db, event: NewAuditEvent, by: AuditContext, at = now()) => insertAuditEvent(trx, event, by, at);
 
   const store: FactorStore = {
@@ -214,13 +220,22 @@ export function createSqlFactorStore(db: Kysely<AccountsSchema>, guard: Guard, n
       const at = now();
       const values = { session_id: sessionId.slice(0, 255), subject: level.subject, level: level.level, amr: JSON.stringify(level.amr), updated_at: at };
       await guard('save login level', async () => {
-        await db
-          .insertInto('login_levels')
-          .values(values)
-          .onConflict((oc) => oc.column('session_id').doUpdateSet({ subject: values.subject, level: values.level, amr: values.amr, updated_at: at }))
-          .execute();
-        // Sessions Hydra has long forgotten (remember_for passed): an indexed range delete.
-        await db.deleteFrom('login_levels').where('updated_at', '<', at - keepForMs).execute();
+        // A remembered login (skip) saves the level it read a moment ago: no write unless something
+        // changed or the row needs its time refreshed. A commit is an fsync (database.ts).
+        const stored = await db.selectFrom('login_levels').selectAll().where('session_id', '=', values.session_id).executeTakeFirst();
+        const unchanged = stored && stored.subject === values.subject && Number(stored.level) === values.level && stored.amr === values.amr;
+        if (unchanged && at - Number(stored.updated_at) < Math.min(LOGIN_LEVEL_REFRESH_MS, keepForMs / 2)) return;
+        const sweep = at - lastSwept >= LOGIN_LEVEL_SWEEP_EVERY_MS;
+        if (sweep) lastSwept = at;
+        await db.transaction().execute(async (trx) => {
+          await trx
+            .insertInto('login_levels')
+            .values(values)
+            .onConflict((oc) => oc.column('session_id').doUpdateSet({ subject: values.subject, level: values.level, amr: values.amr, updated_at: at }))
+            .execute();
+          // Sessions Hydra has long forgotten (remember_for passed): an indexed range delete, now and then.
+          if (sweep) await trx.deleteFrom('login_levels').where('updated_at', '<', at - keepForMs).execute();
+        });
       });
     },
 
