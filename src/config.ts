@@ -81,7 +81,7 @@ const schema = z.object({
   LOGIN_RATE_LIMIT_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
   /** Rate-limit window in seconds. */
   LOGIN_RATE_LIMIT_WINDOW: z.coerce.number().int().min(1).default(15 * 60),
-  /** Password checks (argon2id, ~19 MiB and ~20 ms of CPU each) running at once. Default: CPUs × 2. */
+  /** Password checks (argon2id, ~19 MiB and ~20 ms of CPU each) taken at once (one per CPU hashes, the rest are next). Default: CPUs × 2. */
   LOGIN_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(() => availableParallelism() * 2),
   /** Password checks waiting for a slot; past this a sign-in is a 503 with Retry-After. */
   LOGIN_HASH_QUEUE: z.coerce.number().int().min(0).max(100_000).default(32),
