@@ -4,8 +4,8 @@ import type { Config } from './config.js';
 import { createHydraAdmin } from './hydra/client.js';
 import { createLogger } from './http/logging.js';
 import { BoundedMemoryStore } from './http/session.js';
-import { seedDemoUser } from './users/demo.js';
 import { setHashingNice } from './users/argon2.js';
+import { seedDemoUser } from './users/demo.js';
 import { importUserFile } from './users/import.js';
 import { openAccountStore } from './users/sql/store.js';
 

@@ -221,7 +221,8 @@ export function createSqlFactorStore(db: Kysely<AccountsSchema>, guard: Guard, n
       const values = { session_id: sessionId.slice(0, 255), subject: level.subject, level: level.level, amr: JSON.stringify(level.amr), updated_at: at };
       await guard('save login level', async () => {
         // A remembered login (skip) saves the level it read a moment ago: no write unless something
-        // changed or the row needs its time refreshed. A commit is an fsync (database.ts).
+        // changed or the row needs its time refreshed. SQLite has one writer at a time, which the
+        // users CLI and the sweep below share with every sign-in.
         const stored = await db.selectFrom('login_levels').selectAll().where('session_id', '=', values.session_id).executeTakeFirst();
         const unchanged = stored && stored.subject === values.subject && Number(stored.level) === values.level && stored.amr === values.amr;
         if (unchanged && at - Number(stored.updated_at) < Math.min(LOGIN_LEVEL_REFRESH_MS, keepForMs / 2)) return;
