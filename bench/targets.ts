@@ -163,6 +163,12 @@ export async function startOurs(options: StartOptions): Promise<RunningTarget> {
     options,
   );
   target.databaseUrl = `sqlite:${database}`;
+  // The database lives as long as its process: removed when the process is stopped.
+  const stopProcess = target.stop;
+  target.stop = async () => {
+    await stopProcess();
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${database}${suffix}`, { force: true });
+  };
   await waitUntilServing(target, '/health/alive');
   return target;
 }

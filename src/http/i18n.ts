@@ -14,8 +14,18 @@ export type PlainTranslate = (key: string, values?: Record<string, unknown>) => 
  * be escaped twice.
  */
 export function plainText(t: Translate): PlainTranslate {
+  return plainTwins.get(t) ?? unescaped(t);
+}
+
+function unescaped(t: Translate): PlainTranslate {
   return (key, values) => String(t(key, { ...values, interpolation: { escapeValue: false } }));
 }
+
+/**
+ * Each catalog translator's plainText, remembering its texts as the translator does (memoised):
+ * the error pages, a 503 under a sign-in flood included, are made of them.
+ */
+const plainTwins = new WeakMap<Translate, PlainTranslate>();
 
 /** The message catalogs in locales/<lang>.json, loaded once. */
 export interface Catalogs {
@@ -62,7 +72,14 @@ export async function loadCatalogs(dir: string): Promise<Catalogs> {
     returnNull: false,
     interpolation: { escapeValue: true, escape: escapeHtml },
   });
-  const translators = new Map(languages.map((lang) => [lang, memoised(instance.getFixedT(lang))]));
+  const translators = new Map(
+    languages.map((lang) => {
+      const fixed = instance.getFixedT(lang);
+      const t = memoised(fixed);
+      plainTwins.set(t, memoised(unescaped(fixed)));
+      return [lang, t] as const;
+    }),
+  );
   return {
     languages,
     translator: (lang) => translators.get(lang) ?? translators.get('en')!,
@@ -80,7 +97,7 @@ const MAX_REMEMBERED = 2000;
  * plain strings, numbers and booleans (the catalog's interpolations and plurals); anything else
  * (i18next options such as interpolation settings) goes to i18next each time.
  */
-function memoised(t: Translate): Translate {
+function memoised<T extends Translate | PlainTranslate>(t: T): T {
   const texts = new Map<string, string>();
   const call = t as (key: unknown, options?: unknown) => unknown;
   const lookup = (key: string | string[], options?: Record<string, unknown>): unknown => {
@@ -94,7 +111,7 @@ function memoised(t: Translate): Translate {
     }
     return text;
   };
-  return Object.assign(lookup, t) as unknown as Translate;
+  return Object.assign(lookup, t) as unknown as T;
 }
 
 /** The key and its values as one string, or undefined when a value is not plain. */

@@ -81,10 +81,20 @@ function compileOrUndefined(source: string, options: ejs.Options): ejs.TemplateF
 }
 
 /**
- * `<%- include('/partials/x') %>` or `<%- include('/partials/x', { a, b }) %>`: a literal path
- * from the views root, and include data (if any) that only passes names on, as the templates do.
+ * A value include data may give a key: a string (no quote, backslash or `%` in it), a number, or
+ * a name (true, false, null and undefined included) or a property of one (`form.scope`).
  */
-const STATIC_INCLUDE = /<%-\s*include\(\s*(['"])(\/[^'"\\]+)\1\s*(?:,\s*\{\s*[A-Za-z_$][\w$]*(?:\s*,\s*[A-Za-z_$][\w$]*)*\s*\})?\s*\)\s*%>/g;
+const DATA_VALUE = String.raw`'[^'\\%\n]*'|"[^"\\%\n]*"|-?\d+(?:\.\d+)?|[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*`;
+/** One entry of include data: `name` (passed on) or `key: value`. */
+const DATA_ENTRY = new RegExp(String.raw`([A-Za-z_$][\w$]*)(?:\s*:\s*(${DATA_VALUE}))?`, 'g');
+/**
+ * `<%- include('/partials/x') %>` or `<%- include('/partials/x', { a, b: true, c: d.e }) %>`: a
+ * literal path from the views root, and include data (if any) made of DATA_ENTRY entries only.
+ */
+const STATIC_INCLUDE = new RegExp(
+  String.raw`<%-\s*include\(\s*(['"])(\/[^'"\\]+)\1\s*(?:,\s*\{\s*((?:${DATA_ENTRY.source})(?:\s*,\s*(?:${DATA_ENTRY.source}))*)\s*\})?\s*\)\s*%>`,
+  'g',
+);
 /** A partial is inlined at most this deep (one that includes itself stays an include). */
 const MAX_INLINE_DEPTH = 8;
 /** The code of each EJS tag (`<% %>`, `<%= %>`, `<%- %>`, `<%_ %>`; not `<%# %>` comments or a literal `<%%`). */
@@ -153,8 +163,10 @@ function declaredNames(code: string): Set<string> {
  * locals, which is the same only when it cannot tell: so a partial is inlined only if neither it
  * nor the including template writes or declares anything beyond a block (WRITES_OR_DECLARES), it
  * names nothing the including template declares (a loop variable would hide a local of the same
- * name), includes nothing by a relative path, and its include data only passes names on
- * (`{ application }` means the same on both sides). Anything else stays an ordinary EJS include.
+ * name), and includes nothing by a relative path. Include data that passes a name on
+ * (`{ application }`) means the same on both sides; one that gives a key a literal or a name's
+ * value (`{ wide: true }`) is declared for the partial alone (dataBindings below). Anything else
+ * stays an ordinary EJS include.
  * The checks read identifiers as words, strings and property names too, so they err towards
  * leaving an include alone. With compileDebug, an error in an inlined partial names the page's
  * file, at the line of the partial's code there.
@@ -164,15 +176,36 @@ export function inlineIncludes(source: string, root: string, sources: ReadonlyMa
   // What the including template writes, an EJS include would not see (it gets the data as given).
   if (depth >= MAX_INLINE_DEPTH || WRITES_OR_DECLARES.test(own)) return source;
   const declared = declaredNames(own);
-  return source.replace(STATIC_INCLUDE, (include: string, _quote: string, name: string) => {
+  return source.replace(STATIC_INCLUDE, (include: string, _quote: string, name: string, data = '') => {
     const partial = sources.get(ejs.resolveInclude(name.replace(/^\/+/, ''), root, true));
     if (partial === undefined) return include;
+    // The partial's own code; the nested partials inlined into it were checked at their level
+    // (the consts that bind their data are not writes).
+    if (WRITES_OR_DECLARES.test(codeOf(partial))) return include;
     const body = inlineIncludes(partial, root, sources, depth + 1);
     const code = codeOf(body);
-    if (WRITES_OR_DECLARES.test(code) || /\binclude\(\s*(?!['"]\/)/.test(code)) return include;
+    if (/\binclude\(\s*(?!['"]\/)/.test(code)) return include;
     if ((code.match(IDENTIFIER) ?? []).some((identifier) => declared.has(identifier))) return include;
-    return body;
+    const bindings = dataBindings(data);
+    if (bindings === undefined) return include;
+    return bindings.length === 0 ? body : `<% { const ${bindings.join(', ')}; %>${body}<% } %>`;
   });
+}
+
+/**
+ * Include data as the declarations that give the inlined partial the same names: none for a name
+ * passed on (`{ nav }`, or `{ nav: nav }`), `wide = true` for `{ wide: true }`, in a block of
+ * the partial's own, where they hide the page's names as include data hides its locals.
+ * Undefined (left an include) where a declaration could not say the same: a key that is a
+ * keyword, or a value read from a key declared beside it (`{ a: b, b: a }`: the consts are one
+ * scope, and `b` would be read before it is set).
+ */
+function dataBindings(data: string): string[] | undefined {
+  const entries = [...data.matchAll(DATA_ENTRY)].flatMap(([, key = '', value]) => (value === undefined || value === key ? [] : [{ key, value }]));
+  const keys = new Set(entries.map((entry) => entry.key));
+  const readsKey = (value: string) => keys.has(/^[A-Za-z_$][\w$]*/.exec(value)?.[0] ?? '');
+  if (entries.some(({ key, value }) => RESERVED.has(key) || readsKey(value))) return undefined;
+  return entries.map(({ key, value }) => `${key} = ${value}`);
 }
 
 type RenderCallback = (err: Error | null, html: string) => void;

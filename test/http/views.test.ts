@@ -168,14 +168,56 @@ describe('inlineIncludes (static includes compiled into the page)', () => {
     }
   });
 
+  it('inlines include data that gives a key a literal or a name, for the partial alone, as EJS gives it', async () => {
+    const files = {
+      // A string, a boolean, undefined, a number, another local and a property of one; `wide` and
+      // `label` are the page's own locals too, which only the partial sees changed.
+      'page.ejs':
+        "<%- include('/partials/show', { title, wide: true, label: 'given', nav: undefined, count: -2.5, other: title, size: title.length }) %>|<%= wide %>,<%= label %>",
+      // In a loop: the value is the loop variable, the key is not declared by the page.
+      'loop.ejs': "<% for (const item of items) { %><%- include('/partials/item', { entry: item }) %><% } %>",
+      // A name passed on under its own name needs no declaration.
+      'same.ejs': "<%- include('/partials/item', { entry: entry }) %>",
+      // Nested: the partial's own include gives data too.
+      'nested.ejs': "<%- include('/partials/outer', { label: 'outer' }) %>",
+      'partials/show.ejs':
+        "<%= title %>/<%= wide %>/<%= label %>/<%= typeof nav %>/<%= count %>/<%= other %>/<%= size %>/<%= typeof absent %>",
+      'partials/item.ejs': '[<%= entry %>]',
+      'partials/outer.ejs': "<%= label %>:<%- include('/partials/item', { entry: label }) %><%- include('/partials/item', { entry: 'x' }) %>",
+    };
+    const root = await viewsDir(files);
+    const sources = sourcesOf(root, files);
+    for (const view of ['page', 'loop', 'same', 'nested']) {
+      expect(inlineIncludes(files[`${view}.ejs` as keyof typeof files], root, sources), view).not.toContain('include(');
+    }
+    expect(inlineIncludes(files['same.ejs'], root, sources)).toBe('[<%= entry %>]');
+    const app = appFor(root);
+    const data = { title: '<T>', wide: 'local', label: 'local', items: ['a', '<b>'], entry: 'e' };
+    const expected = {
+      page: '&lt;T&gt;/true/given/undefined/-2.5/&lt;T&gt;/3/undefined|local,local',
+      loop: '[a][&lt;b&gt;]',
+      same: '[e]',
+      nested: 'outer:[outer][x]',
+    };
+    for (const [view, text] of Object.entries(expected)) {
+      const res = await request(app).get(`/${view}`).query(data);
+      expect(res.text, view).toBe(text);
+      expect(await stockRender(root, `${view}.ejs`, data), view).toBe(text);
+    }
+  });
+
   it('leaves an include to EJS where running in the page could change what the partial sees or does', async () => {
     const files = {
       // The loop variable would hide the local `name` from an inlined partial.
       'loop.ejs': "<% for (const name of ['loop']) { %><%- include('/partials/name') %><% } %>|<%= name %>",
       // What a partial assigns stays its own.
       'assigns.ejs': "<%- include('/partials/assigns') %>|<%= name %>",
-      // Include data that is more than names passed on.
-      'data.ejs': "<%- include('/partials/name', { name: 'given' }) %>",
+      // Include data that is more than names, literals and properties: a call.
+      'data.ejs': "<%- include('/partials/name', { name: String('given') }) %>",
+      // A value read from a key declared beside it: as consts, `name` would be read before it is set.
+      'swap.ejs': "<%- include('/partials/name', { name: other, other: name }) %>",
+      // A key that is a keyword cannot be declared.
+      'keyword.ejs': "<%- include('/partials/name', { name, new: 1 }) %>",
       // A relative include inside the partial resolves from the partial's folder.
       'relative.ejs': "<%- include('/partials/relative') %>",
       // What the page assigns, an include does not see: it gets the locals as given.
@@ -189,16 +231,25 @@ describe('inlineIncludes (static includes compiled into the page)', () => {
     };
     const root = await viewsDir(files);
     const sources = sourcesOf(root, files);
-    for (const view of ['loop', 'assigns', 'page-assigns', 'data', 'relative', 'declares']) {
+    for (const view of ['loop', 'assigns', 'page-assigns', 'data', 'swap', 'keyword', 'relative', 'declares']) {
       const source = files[`${view}.ejs` as keyof typeof files];
       expect(inlineIncludes(source, root, sources), view).toBe(source);
     }
     const app = appFor(root);
-    const expected = { loop: 'local|local', assigns: 'changed|local', 'page-assigns': 'local|page', data: 'given', relative: 'local', declares: 'local|undefined' };
+    const expected = {
+      loop: 'local|local',
+      assigns: 'changed|local',
+      'page-assigns': 'local|page',
+      data: 'given',
+      swap: 'other',
+      keyword: 'local',
+      relative: 'local',
+      declares: 'local|undefined',
+    };
     for (const [view, text] of Object.entries(expected)) {
-      const res = await request(app).get(`/${view}`).query({ name: 'local' });
+      const res = await request(app).get(`/${view}`).query({ name: 'local', other: 'other' });
       expect(res.text, view).toBe(text);
-      expect(await stockRender(root, `${view}.ejs`, { name: 'local' }), view).toBe(text);
+      expect(await stockRender(root, `${view}.ejs`, { name: 'local', other: 'other' }), view).toBe(text);
     }
   });
 

@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeScope } from '../../src/flows/scopes.js';
-import { loadCatalogs } from '../../src/http/i18n.js';
+import { loadCatalogs, plainText, type Translate } from '../../src/http/i18n.js';
 import { localeContext, matchLocale, parseAcceptLanguage, splitUiLocales, uiLocalesOfUrl } from '../../src/http/locale.js';
 
 const LOCALES = path.resolve(import.meta.dirname, '../../locales');
@@ -145,5 +145,23 @@ describe('the translators keep texts by key and values', () => {
     expect(en('consent.lead', { application: 'Shop' })).not.toBe(first);
     expect(en('scopes.other', { scope: '1' })).toBe(en('scopes.other', { scope: 1 }));
     expect(en('scopes.other', { scope: 'a\u0000b' })).toContain('a\u0000b');
+  });
+});
+
+describe('plainText (values left for the page to escape)', () => {
+  it('is one kept translator per catalog language, unescaped and keyed by its values; any other t gets a fresh one', async () => {
+    const catalogs = await loadCatalogs(LOCALES);
+    const en = catalogs.translator('en');
+    const plain = plainText(en);
+    expect(plainText(en)).toBe(plain);
+    expect(plainText(catalogs.translator('de'))).not.toBe(plain);
+    expect(plain('consent.lead', { application: '<b>Shop</b>' })).toContain('<b>Shop</b>');
+    expect(plain('consent.lead', { application: '<b>Shop</b>' })).toBe(plain('consent.lead', { application: '<b>Shop</b>' }));
+    expect(plain('consent.lead', { application: 'Other' })).toContain('Other');
+    // The escaping twin is unchanged by the plain one's texts.
+    expect(en('consent.lead', { application: '<b>Shop</b>' })).toContain('&lt;b&gt;Shop&lt;/b&gt;');
+    const raw = ((key: string, options?: { application?: string }) => `${key}:${options?.application}`) as unknown as Translate;
+    expect(plainText(raw)('consent.lead', { application: '<b>' })).toBe('consent.lead:<b>');
+    expect(plainText(raw)).not.toBe(plainText(raw));
   });
 });
