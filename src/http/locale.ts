@@ -167,8 +167,10 @@ function switcherLanguages(catalogs: Catalogs): ReadonlyArray<{ code: string; na
  * English until negotiateLocale has read the request (a 404 of the outer app stays English).
  */
 export function catalogsReady(catalogs: () => Promise<Catalogs>): RequestHandler {
+  // Once loaded, a request goes on at once, not after an await of its own.
+  let ready: Catalogs | undefined;
   return async (_req, res, next) => {
-    const loaded = await catalogs();
+    const loaded = (ready ??= await catalogs());
     negotiations.set(res, { catalogs: loaded });
     applyLocale(res, loaded, 'en');
     next();
