@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { chromiumOrSkip, launchChromium, screenshot, watchedContext, type WatchedContext } from './support/browser.js';
-import { freePort } from '../../scripts/free-port.js';
+import { freePorts } from '../../scripts/free-port.js';
 import { describeEachHydra, hydraTargets } from './support/hydra.js';
 import { decodeEntities, describeLanding, OAuthDriver, type Landing } from './support/oauth.js';
 
@@ -49,8 +49,9 @@ function runDemo(env: Record<string, string>): DemoRun {
   };
 }
 
-async function freePorts(): Promise<Record<'PORT' | 'HYDRA_PUBLIC_PORT' | 'HYDRA_ADMIN_PORT', string>> {
-  return { PORT: String(await freePort()), HYDRA_PUBLIC_PORT: String(await freePort()), HYDRA_ADMIN_PORT: String(await freePort()) };
+async function demoPorts(): Promise<Record<'PORT' | 'HYDRA_PUBLIC_PORT' | 'HYDRA_ADMIN_PORT', string>> {
+  const [app, publicPort, adminPort] = (await freePorts(3)).map(String) as [string, string, string];
+  return { PORT: app, HYDRA_PUBLIC_PORT: publicPort, HYDRA_ADMIN_PORT: adminPort };
 }
 
 async function waitForOutput(run: DemoRun, text: string, timeoutMs = 60_000): Promise<void> {
@@ -102,7 +103,7 @@ describeEachHydra(targets, 'npm run demo (scripts/demo.ts, real Hydra)', (target
   let csrf: string;
 
   beforeAll(async () => {
-    run = runDemo({ ...(await freePorts()), HYDRA_BIN: target.bin!, HYDRA_VERSION: target.version });
+    run = runDemo({ ...(await demoPorts()), HYDRA_BIN: target.bin!, HYDRA_VERSION: target.version });
     await waitForOutput(run, '[demo] ready');
     app = `http://localhost:${run.ports.app}`;
     d = new OAuthDriver({ hydraPublicUrl: `http://localhost:${run.ports.public}`, appBaseUrl: app });
@@ -272,7 +273,7 @@ describeEachHydra(targets, 'npm run demo (scripts/demo.ts, real Hydra)', (target
 
 describeEachHydra(targets, 'npm run demo: failures', (target) => {
   it('when Hydra dies, the app is stopped too and the script exits 1 with a clear line', async () => {
-    const run = runDemo({ ...(await freePorts()), HYDRA_BIN: target.bin!, HYDRA_VERSION: target.version });
+    const run = runDemo({ ...(await demoPorts()), HYDRA_BIN: target.bin!, HYDRA_VERSION: target.version });
     try {
       await waitForOutput(run, '[demo] ready');
       const kids = childrenOf(run.proc.pid!);
@@ -288,7 +289,7 @@ describeEachHydra(targets, 'npm run demo: failures', (target) => {
   }, 90_000);
 
   it('a port in use gets one line saying what to do', async () => {
-    const ports = await freePorts();
+    const ports = await demoPorts();
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(Number(ports.HYDRA_PUBLIC_PORT), '127.0.0.1', resolve));
     try {
@@ -304,7 +305,7 @@ describeEachHydra(targets, 'npm run demo: failures', (target) => {
   });
 
   it('a HYDRA_BIN that is not there gets one line saying what to do', async () => {
-    const run = runDemo({ ...(await freePorts()), HYDRA_BIN: '/nonexistent/hydra', HYDRA_VERSION: target.version });
+    const run = runDemo({ ...(await demoPorts()), HYDRA_BIN: '/nonexistent/hydra', HYDRA_VERSION: target.version });
     const { code } = await run.exited;
     expect(code).toBe(1);
     expect(run.output().trim()).toBe(`[demo] HYDRA_BIN=/nonexistent/hydra is not an executable file; point it at a Hydra ${target.version} binary`);

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { freePort } from '../../scripts/free-port.js';
+import { freePorts } from '../../scripts/free-port.js';
 import { spawnWatchdog, waitUntilReady } from '../../scripts/hydra-process.js';
 import { postgresBinDir, startPostgresServer, type PostgresServer } from '../support/postgres-server.js';
 import { hasRedisServer, startRedisServer, type RedisServer } from '../support/redis-server.js';
@@ -157,7 +157,7 @@ describeEachHydra(targets, 'two app instances on one Postgres and one Redis', (t
   let client: TestClient;
 
   beforeAll(async () => {
-    const [portA, portB] = [await freePort(), await freePort()];
+    const [portA, portB] = (await freePorts(2)) as [number, number];
     [postgres, redis] = await Promise.all([startPostgresServer('instances_test'), startRedisServer()]);
     // Hydra's login, consent, logout and error URLs point at A only: B is reached only directly.
     hydra = await startHydra({ appBaseUrl: `http://127.0.0.1:${portA}`, release: target, bin: target.bin });

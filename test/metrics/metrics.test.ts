@@ -3,7 +3,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../scripts/free-port.js';
+import { freePort, freePorts } from '../../scripts/free-port.js';
 import { HydraUnavailableError } from '../../src/hydra/errors.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 import { createRedisConnection } from '../../src/redis.js';
@@ -254,7 +254,7 @@ describe('METRICS_PORT: the real server process', () => {
   afterAll(() => hydra.close());
 
   it('serves /metrics on its own listener (token required when set), not on the app, and closes it on SIGTERM', async () => {
-    const [port, metricsPort] = [await freePort(), await freePort()];
+    const [port, metricsPort] = (await freePorts(2)) as [number, number];
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
       cwd: ROOT,
       env: {

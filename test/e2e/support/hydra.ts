@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe } from 'vitest';
-import { freePort } from '../../../scripts/free-port.js';
+import { freePorts } from '../../../scripts/free-port.js';
 import { HYDRA_RELEASES, hydraEnvironment, hydraRelease, spawnWatchdog, waitUntilReady, type HydraRelease } from '../../../scripts/hydra-process.js';
 
 /**
@@ -122,8 +122,9 @@ export async function startHydra(options: HydraOptions): Promise<HydraInstance> 
   const release = options.release ?? hydraRelease();
   const bin = options.bin ?? findHydraBinary(release);
   if (bin === undefined) throw new Error(`no Hydra ${release.version} binary (set ${release.binEnv} or run npm run hydra:build -- ${release.version})`);
-  const publicPort = options.publicPort ?? (await freePort());
-  const adminPort = options.adminPort ?? (await freePort());
+  const [freePublic, freeAdmin] = (await freePorts(2)) as [number, number];
+  const publicPort = options.publicPort ?? freePublic;
+  const adminPort = options.adminPort ?? freeAdmin;
   const publicUrl = `http://127.0.0.1:${publicPort}/`;
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
