@@ -137,7 +137,10 @@ export async function startOurs(options: StartOptions): Promise<RunningTarget> {
   const usersFile = await ensureUsersFile();
   // A fresh SQLite database per run, filled from the users file at start-up (never ./data/).
   const database = path.join(CACHE, `bench-accounts-${port}.db`);
-  for (const suffix of ['', '-wal', '-shm']) rmSync(`${database}${suffix}`, { force: true });
+  const removeDatabase = () => {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${database}${suffix}`, { force: true });
+  };
+  removeDatabase();
   const target = launch(
     options.name ?? 'ours',
     ['dist/server.js'],
@@ -167,7 +170,7 @@ export async function startOurs(options: StartOptions): Promise<RunningTarget> {
   const stopProcess = target.stop;
   target.stop = async () => {
     await stopProcess();
-    for (const suffix of ['', '-wal', '-shm']) rmSync(`${database}${suffix}`, { force: true });
+    removeDatabase();
   };
   await waitUntilServing(target, '/health/alive');
   return target;

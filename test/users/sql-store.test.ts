@@ -388,7 +388,7 @@ describe.each(backends.map((open) => ({ name: open === sqliteBackend ? 'sqlite' 
 
   describe('login levels (step-up)', () => {
     const savedAt = async (sessionId: string) =>
-      (await raw.db.selectFrom('login_levels').select(['updated_at', 'level']).where('session_id', '=', sessionId).executeTakeFirst()) ?? undefined;
+      raw.db.selectFrom('login_levels').select(['updated_at', 'level']).where('session_id', '=', sessionId).executeTakeFirst();
     const day = 24 * 3600_000;
 
     it('writes a level only when it changed or the row is an hour old, and sweeps expired rows now and then', async () => {
